@@ -1,0 +1,94 @@
+/* Server start-up and shutdown: the order here is the order of
+ * dependencies (data directory, store, auth, runtime, HTTP), and shutdown
+ * undoes it in reverse. */
+#include "srv_int.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lf_file.h"
+#include "lf_log.h"
+
+/* The base URL clients can reach us at, for signed upload URLs: the
+ * configured public URL, else the listen address (a wildcard address is
+ * replaced by loopback, which at least works on this machine). */
+static void
+make_public_url(struct srv *s, int port)
+{
+    const char *host = s->cfg.host;
+
+    if (s->cfg.public_url[0] != '\0') {
+        snprintf(s->public_url, sizeof(s->public_url), "%s", s->cfg.public_url);
+        return;
+    }
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    if (strchr(host, ':') != NULL)
+        snprintf(s->public_url, sizeof(s->public_url), "http://[%s]:%d", host, port);
+    else
+        snprintf(s->public_url, sizeof(s->public_url), "http://%s:%d", host, port);
+}
+
+int
+srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
+{
+    struct srv *s = calloc(1, sizeof(*s));
+    int rc, port = 0;
+
+    if (s == NULL)
+        return lf_err_set(err, LF_ENOMEM, "out of memory");
+    s->cfg = *cfg;
+    lf_log_threshold = cfg->log_level;
+    rc = lf_mkdir_p(cfg->data_dir, err);
+    /* Absolute from here on: locations and artifacts are absolute paths. */
+    if (rc == LF_OK && realpath(cfg->data_dir, s->cfg.data_dir) == NULL)
+        rc = lf_err_set(err, LF_EIO, "cannot resolve data_dir '%s'", cfg->data_dir);
+    cfg = &s->cfg;
+    if (rc == LF_OK)
+        rc = bl_ctx_init(&s->bl, cfg->data_dir, cfg->max_upload_bytes, cfg->download_timeout_s,
+                         err);
+    if (rc == LF_OK)
+        rc = srv_store_open(cfg->data_dir, &s->store, err);
+    if (rc == LF_OK)
+        rc = srv_auth_new(cfg->api_keys_file, &s->auth, err);
+    if (rc == LF_OK)
+        rc = rt_new(&s->bl, srv_deploy_on_event, s, &s->rt, err);
+    if (rc == LF_OK)
+        rc = srv_http_start(s, &s->http, &port, err);
+    if (rc != LF_OK) {
+        srv_stop(s);
+        return rc;
+    }
+    make_public_url(s, port);
+    if (strchr(cfg->host, ':') != NULL)
+        fprintf(stderr, "liftoff listening on http://[%s]:%d\n", cfg->host, port);
+    else
+        fprintf(stderr, "liftoff listening on http://%s:%d\n", cfg->host, port);
+    fflush(stderr);
+    lf_log(LF_LOG_INFO, "main", "data_dir=%s mode=%s public_url=%s", cfg->data_dir,
+           cfg->api_keys_file[0] ? "closed" : "open", s->public_url);
+    rc = srv_deploy_recover(s, err);
+    if (rc != LF_OK) {
+        srv_stop(s);
+        return rc;
+    }
+    *out = s;
+    return LF_OK;
+}
+
+void
+srv_stop(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    if (s->http != NULL)
+        srv_http_stop(s->http, s->cfg.shutdown_timeout_s);
+    rt_free(s->rt);
+    srv_auth_free(s->auth);
+    srv_store_close(s->store);
+    free(s);
+}
