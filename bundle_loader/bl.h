@@ -46,6 +46,18 @@ int bl_location_resolve(const struct bl_ctx *ctx, const char *location, char *ou
 int bl_fetch_url(const char *url, const char *path, uint64_t max_bytes, int timeout_s,
                  struct lf_err *err);
 
+/* Reads the whole resource at location into memory: local kinds through
+ * bl_location_resolve, http(s) downloaded afresh (never cached: these are
+ * per-request inputs). *out is malloc'd, NUL-terminated (caller frees).
+ * Errors as bl_location_resolve, and LF_ETOOBIG past max_bytes. */
+int bl_read_location(const struct bl_ctx *ctx, const char *location, size_t max_bytes,
+                     char **out, size_t *len, struct lf_err *err);
+
+/* Downloads url into memory (at most max_bytes, within timeout_s). *out is
+ * malloc'd and NUL-terminated. Errors: LF_EIO, LF_ETOOBIG, LF_ENOMEM. */
+int bl_fetch_mem(const char *url, uint64_t max_bytes, int timeout_s, char **out, size_t *len,
+                 struct lf_err *err);
+
 /* Initializes libcurl once per process; call before threads start.
  * Errors: LF_EIO. */
 int bl_global_init(struct lf_err *err);

@@ -167,3 +167,21 @@ bl_location_resolve(const struct bl_ctx *ctx, const char *location, char *out, s
                       "path, or http(s)://)",
                       location, BL_BUCKET);
 }
+
+int
+bl_read_location(const struct bl_ctx *ctx, const char *location, size_t max_bytes, char **out,
+                 size_t *len, struct lf_err *err)
+{
+    char path[PATH_MAX];
+    int rc;
+
+    if (strncmp(location, "http://", 7) == 0 || strncmp(location, "https://", 8) == 0)
+        return bl_fetch_mem(location, max_bytes, ctx->download_timeout_s, out, len, err);
+    rc = bl_location_resolve(ctx, location, path, sizeof(path), err);
+    if (rc != LF_OK)
+        return rc;
+    rc = lf_file_read(path, max_bytes, out, len, err);
+    if (rc != LF_OK)
+        return lf_err_set(err, rc, "cannot read location '%s': %s", location, err->msg);
+    return LF_OK;
+}

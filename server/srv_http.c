@@ -79,6 +79,12 @@ declared_length(struct srv_req *r)
     return (uint64_t)v;
 }
 
+static bool
+has_body(struct srv_req *r)
+{
+    return declared_length(r) > 0 || srv_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 /* First call: route, authenticate, check the declared size. Returns false
  * when r->resp already holds the answer. */
 static bool
@@ -183,7 +189,9 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
         lf_buf_init(&r->body, h->srv->cfg.max_body_bytes);
         atomic_fetch_add(&h->in_flight, 1);
         *con_cls = r;
-        if (!begin(r))
+        /* A refusal is sent at once only when a body follows (so it is never
+         * read); otherwise on the last call, which keeps the connection. */
+        if (!begin(r) && has_body(r))
             return send_resp(conn, r);
         return MHD_YES;
     }
@@ -277,12 +285,12 @@ srv_http_start(struct srv *s, struct srv_http **out, int *port_out, struct lf_er
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)s->cfg.port, NULL, NULL, on_access, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, to catch option errors */
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_BYTES,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (h->daemon == NULL) {

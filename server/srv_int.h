@@ -55,7 +55,7 @@ enum srv_route_flags {
 
 struct srv_route {
     const char *method;
-    const char *pattern;     /* "/v1/model-bundles/{}": "{}" matches one segment */
+    const char *pattern;     /* "{}" matches one segment; a final "{*}" the rest */
     srv_handler_fn handler;
     int flags;
 };

@@ -18,8 +18,9 @@ static const struct srv_route routes[] = {
     { "POST", LEGACY_PREFIX "/model_bundle_upload", srv_h_upload_url, 0 },
     { "POST", LEGACY_PREFIX "/batch_task_input_upload", srv_h_upload_url, 0 },
     { "PUT", "/upload/{}/{}", srv_h_upload_put, SRV_ROUTE_NO_AUTH | SRV_ROUTE_UPLOAD },
-    { "GET", "/endpoints/creation_logs/{}", srv_h_endpoint_logs, 0 },
-    { "GET", LEGACY_PREFIX "/endpoints/creation_logs/{}", srv_h_endpoint_logs, 0 },
+    /* The client does not escape '/' in endpoint names here: take the rest. */
+    { "GET", "/endpoints/creation_logs/{*}", srv_h_endpoint_logs, 0 },
+    { "GET", LEGACY_PREFIX "/endpoints/creation_logs/{*}", srv_h_endpoint_logs, 0 },
 
     { "POST", "/v1/model-bundles", srv_h_bundle_create_v1, SRV_ROUTE_JSON },
     { "GET", "/v1/model-bundles", srv_h_bundle_list_v1, 0 },
@@ -82,17 +83,27 @@ split(const char *path, char *buf, size_t cap, char **segs)
     return n;
 }
 
-/* Returns true if segs match pattern, filling params. */
+/* Returns true if segs match pattern, filling params. A final "{*}" takes
+ * the rest of the path, slashes included (segs are rejoined in place). */
 static bool
 match(const char *pattern, char **segs, int nsegs, const char **params)
 {
     char pbuf[256];
     char *psegs[SRV_MAX_SEGS];
     int np = split(pattern, pbuf, sizeof(pbuf), psegs), nparams = 0;
+    bool rest = np > 0 && strcmp(psegs[np - 1], "{*}") == 0;
 
-    if (np != nsegs)
+    if (rest ? nsegs < np : np != nsegs)
         return false;
     for (int i = 0; i < np; i++) {
+        if (rest && i == np - 1) {
+            for (int j = i + 1; j < nsegs; j++)
+                segs[j][-1] = '/'; /* undo the split: segments are contiguous */
+            if (nparams == SRV_MAX_PARAMS)
+                return false;
+            params[nparams++] = segs[i];
+            return true;
+        }
         if (strcmp(psegs[i], "{}") == 0) {
             if (segs[i][0] == '\0' || nparams == SRV_MAX_PARAMS)
                 return false;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds liftoff twice (plain, and with
+# AddressSanitizer + UBSan), runs the C unit tests under the sanitizers,
+# then the end-to-end tests against the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test
+
+[ -d build ] || meson setup build >/dev/null
+meson compile -C build
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined \
+  -Db_lundef=false >/dev/null
+meson compile -C build-asan
+
+echo "== unit tests (AddressSanitizer + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --suite unit --print-errorlogs
+
+echo "== end-to-end tests"
+# Debian's interpreter, the one liftoff embeds: bundles must be pickled by it.
+LIFTOFF_BIN="$PWD/build/liftoff" /usr/bin/python3 -m pytest -q tests/e2e "$@"
