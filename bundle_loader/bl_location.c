@@ -181,7 +181,11 @@ bl_read_location(const struct bl_ctx *ctx, const char *location, size_t max_byte
     if (rc != LF_OK)
         return rc;
     rc = lf_file_read(path, max_bytes, out, len, err);
-    if (rc != LF_OK)
-        return lf_err_set(err, rc, "cannot read location '%s': %s", location, err->msg);
+    if (rc != LF_OK) {
+        char why[LF_ERR_MSG_BYTES];
+
+        snprintf(why, sizeof(why), "%s", err->msg);
+        return lf_err_set(err, rc, "cannot read location '%s': %s", location, why);
+    }
     return LF_OK;
 }

@@ -74,10 +74,10 @@ lf_id_new(const char *prefix, char *out, size_t cap)
     raw[1] = (unsigned char)(t >> 16);
     raw[2] = (unsigned char)(t >> 8);
     raw[3] = (unsigned char)t;
-    lf_random_bytes(raw + 4, 5);
-    raw[9] = (unsigned char)(c >> 16);
-    raw[10] = (unsigned char)(c >> 8);
-    raw[11] = (unsigned char)c;
+    raw[4] = (unsigned char)(c >> 16);
+    raw[5] = (unsigned char)(c >> 8);
+    raw[6] = (unsigned char)c;
+    lf_random_bytes(raw + 7, 5);
     if (cap < plen + LF_ID_BODY_BYTES) {
         if (cap > 0)
             out[0] = '\0';
@@ -271,7 +271,7 @@ lf_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     char *end;
     long long v;
 
-    if (s == NULL || *s == '\0')
+    if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '-'))
         return -1;
     errno = 0;
     v = strtoll(s, &end, 10);

@@ -23,8 +23,8 @@ int64_t lf_mono_ms(void);
 void lf_time_iso8601(int64_t us, char out[LF_TIME_ISO_BYTES]);
 
 /* Writes prefix followed by 20 characters of base32hex (0-9, a-v) into out:
- * 4 bytes of time, 5 random bytes and a 3-byte counter, so ids sort by
- * creation time (the xid layout the reference uses). cap must be at least
+ * 4 bytes of time, a 3-byte counter and 5 random bytes, so ids of one
+ * process sort by creation order (in the spirit of the reference's xids). cap must be at least
  * strlen(prefix) + LF_ID_BODY_BYTES. */
 void lf_id_new(const char *prefix, char *out, size_t cap);
 

@@ -2,6 +2,7 @@
 #include "cfg.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,10 @@ cfg_parse_size(const char *text, uint64_t *out)
 
     if (text == NULL || !isdigit((unsigned char)text[0]))
         return -1;
+    errno = 0;
     v = strtoull(text, &end, 10);
+    if (errno == ERANGE)
+        return -1;
     while (*end == ' ')
         end++;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -209,7 +213,10 @@ load_file(struct cfg *c, const char *path, struct lf_err *err)
     snprintf(source, sizeof(source), "config file '%s'", path);
     rc = lf_file_read(path, CFG_FILE_MAX_BYTES, &text, NULL, err);
     if (rc != LF_OK) {
-        rc = lf_err_set(err, LF_ECONFIG, "invalid --config '%s': %s", path, err->msg);
+        char why[LF_ERR_MSG_BYTES];
+
+        snprintf(why, sizeof(why), "%s", err->msg);
+        rc = lf_err_set(err, LF_ECONFIG, "invalid --config '%s': %s", path, why);
         goto out;
     }
     root = cJSON_Parse(text);
@@ -324,8 +331,9 @@ cfg_validate(const struct cfg *c, struct lf_err *err)
     if (c->data_dir[0] == '\0')
         return lf_err_set(err, LF_ECONFIG, "invalid data_dir: must not be empty");
     if (c->api_keys_file[0] != '\0' && access(c->api_keys_file, R_OK) != 0)
-        return lf_err_set(err, LF_ECONFIG, "invalid api_keys '%s': cannot read the file",
-                          c->api_keys_file);
+        return lf_err_set(err, LF_ECONFIG,
+                          "invalid api_keys (--api-keys, LIFTOFF_API_KEYS) '%s': cannot read "
+                          "the file", c->api_keys_file);
     return LF_OK;
 }
 

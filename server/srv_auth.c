@@ -43,7 +43,10 @@ srv_auth_new(const char *keys_file, struct srv_auth **out, struct lf_err *err)
     }
     rc = lf_file_read(keys_file, KEYS_FILE_MAX_BYTES, &text, NULL, err);
     if (rc != LF_OK) {
-        lf_err_set(err, LF_ECONFIG, "invalid api_keys '%s': %s", keys_file, err->msg);
+        char why[LF_ERR_MSG_BYTES];
+
+        snprintf(why, sizeof(why), "%s", err->msg);
+        lf_err_set(err, LF_ECONFIG, "invalid api_keys '%s': %s", keys_file, why);
         free(a);
         return LF_ECONFIG;
     }

@@ -76,6 +76,9 @@ srv_quantity_parse(const cJSON *item, double *out)
     if (!isdigit((unsigned char)s[0]) && s[0] != '.')
         return -1;
     v = strtod(s, &end);
+    /* Decimal only: strtod would also take hex ("0x10") and hex floats. */
+    if (strspn(s, "0123456789.eE+-") < (size_t)(end - s))
+        return -1;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].suffix) == 0) {
             *out = v * units[i].mult;

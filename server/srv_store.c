@@ -480,7 +480,7 @@ srv_store_ep_set_status(struct srv_store *st, const char *id, int64_t generation
 
     pthread_mutex_lock(&st->lock);
     rc = run(st, "UPDATE endpoints SET status = ?, updated_us = ?,"
-                 " logs = substr(logs || coalesce(?, ''), -?)"
+                 " logs = CAST(substr(CAST(logs || coalesce(?, '') AS BLOB), -?) AS TEXT)"
                  " WHERE id = ? AND generation = ? AND name IS NOT NULL",
              NULL, NULL, &changes, err, "sisisi", status, lf_now_us(), log_line,
              (int64_t)SRV_STORE_LOG_MAX_BYTES, id, generation);
@@ -521,9 +521,13 @@ static int
 row_text(sqlite3_stmt *s, void *ctx, struct lf_err *err)
 {
     char **out = ctx;
+    const char *text = (const char *)sqlite3_column_text(s, 0);
 
+    /* The log is cut by bytes: skip a character the cut split. */
+    while ((*text & 0xc0) == 0x80)
+        text++;
     free(*out);
-    *out = strdup((const char *)sqlite3_column_text(s, 0));
+    *out = strdup(text);
     if (*out == NULL)
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     return LF_OK;
