@@ -27,8 +27,13 @@
 #define DEFAULT_SHUTDOWN_TIMEOUT_S 30
 #define DEFAULT_UPLOAD_TOKEN_TTL_S 3600
 #define MAX_TIMEOUT_S (7 * 24 * 3600)
+#define DEFAULT_SYNC_TIMEOUT_S 600
+#define DEFAULT_QUEUE_MAX 1000
+#define MAX_QUEUE_MAX 1000000
+#define DEFAULT_SCALE_DOWN_IDLE_S 60
+#define DEFAULT_WORKER_START_TIMEOUT_S 600
 
-enum kind { K_STRING, K_PATH, K_INT, K_SIZE, K_LEVEL, K_URL };
+enum kind { K_STRING, K_PATH, K_INT, K_SIZE, K_LEVEL, K_URL, K_BOOL };
 
 struct setting {
     const char *key;   /* config-file key */
@@ -71,6 +76,19 @@ static const struct setting settings[] = {
     { "upload_token_ttl_s", "--upload-token-ttl-s", "LIFTOFF_UPLOAD_TOKEN_TTL_S", K_INT,
       NUM(upload_token_ttl_s), 1, MAX_TIMEOUT_S,
       "how long a signed upload URL stays valid (default 3600)" },
+    { "sync_timeout_s", "--sync-timeout-s", "LIFTOFF_SYNC_TIMEOUT_S", K_INT,
+      NUM(sync_timeout_s), 1, MAX_TIMEOUT_S,
+      "a sync prediction waits and runs at most this long, then 408 (default 600)" },
+    { "queue_max", "--queue-max", "LIFTOFF_QUEUE_MAX", K_INT, NUM(queue_max), 1,
+      MAX_QUEUE_MAX, "requests waiting per endpoint before 429 (default 1000)" },
+    { "scale_down_idle_s", "--scale-down-idle-s", "LIFTOFF_SCALE_DOWN_IDLE_S", K_INT,
+      NUM(scale_down_idle_s), 0, MAX_TIMEOUT_S,
+      "an idle worker above the needed count stops after this (default 60)" },
+    { "worker_start_timeout_s", "--worker-start-timeout-s", "LIFTOFF_WORKER_START_TIMEOUT_S",
+      K_INT, NUM(worker_start_timeout_s), 1, MAX_TIMEOUT_S,
+      "loading a bundle may take this long (default 600)" },
+    { "zygote", "--zygote", "LIFTOFF_ZYGOTE", K_BOOL, NUM(zygote), 0, 0,
+      "true: fork workers from a process that loaded the bundle once (default true)" },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -89,6 +107,11 @@ cfg_defaults(struct cfg *c)
     c->download_timeout_s = DEFAULT_DOWNLOAD_TIMEOUT_S;
     c->shutdown_timeout_s = DEFAULT_SHUTDOWN_TIMEOUT_S;
     c->upload_token_ttl_s = DEFAULT_UPLOAD_TOKEN_TTL_S;
+    c->sync_timeout_s = DEFAULT_SYNC_TIMEOUT_S;
+    c->queue_max = DEFAULT_QUEUE_MAX;
+    c->scale_down_idle_s = DEFAULT_SCALE_DOWN_IDLE_S;
+    c->worker_start_timeout_s = DEFAULT_WORKER_START_TIMEOUT_S;
+    c->zygote = 1;
 }
 
 int
@@ -179,6 +202,18 @@ set_one(struct cfg *c, const struct setting *s, const char *value, const char *a
                               as, value);
         *(uint64_t *)field = u64;
         return LF_OK;
+    case K_BOOL:
+        if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+            strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0) {
+            *(int *)field = 1;
+        } else if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+                   strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0) {
+            *(int *)field = 0;
+        } else {
+            return lf_err_set(err, LF_ECONFIG, "invalid %s '%s': must be true or false", as,
+                              value);
+        }
+        return LF_OK;
     case K_LEVEL:
         if (lf_log_level_parse(value, &level) != 0)
             return lf_err_set(err, LF_ECONFIG,
@@ -230,13 +265,15 @@ load_file(struct cfg *c, const char *path, struct lf_err *err)
 
         if (cJSON_IsString(item)) {
             value = item->valuestring;
+        } else if (cJSON_IsBool(item)) {
+            value = cJSON_IsTrue(item) ? "true" : "false";
         } else if (cJSON_IsNumber(item) && item->valuedouble >= 0 &&
                    item->valuedouble <= 9.2e18 &&
                    item->valuedouble == (double)(long long)item->valuedouble) {
             snprintf(num, sizeof(num), "%lld", (long long)item->valuedouble);
             value = num;
         } else {
-            rc = lf_err_set(err, LF_ECONFIG, "invalid %s in %s: must be a string or a whole number",
+            rc = lf_err_set(err, LF_ECONFIG, "invalid %s in %s: must be a string, a boolean or a whole number",
                             item->string, source);
             goto out;
         }

@@ -28,6 +28,11 @@ struct cfg {
     int download_timeout_s;      /* http(s) artifact downloads */
     int shutdown_timeout_s;      /* how long SIGTERM waits for in-flight requests */
     int upload_token_ttl_s;      /* how long a signed upload URL stays valid */
+    int sync_timeout_s;          /* a sync request waits and runs at most this long */
+    int queue_max;               /* requests waiting per endpoint before 429 */
+    int scale_down_idle_s;       /* an idle worker above min_workers stops after this */
+    int worker_start_timeout_s;  /* loading a bundle may take this long */
+    int zygote;                  /* 1: fork workers from a zygote when the bundle allows */
 };
 
 /* Fills c with the built-in defaults. */

@@ -7,6 +7,8 @@
 #define RT_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bl.h"
@@ -14,12 +16,15 @@
 
 #define RT_ID_BYTES 64
 #define RT_LOCATION_BYTES 4096
+/* Bytes of the per-request tag (the owner's results folder name). */
+#define RT_TAG_BYTES 16
 
 enum rt_phase {
     RT_PHASE_IN_PROGRESS, /* the deployment of this generation has started */
     RT_PHASE_READY,       /* it serves */
     RT_PHASE_FAILED,      /* it cannot serve; the log line says why */
     RT_PHASE_REMOVED,     /* rt_endpoint_remove finished: nothing is left running */
+    RT_PHASE_LOG,         /* only a creation-log line; the status stays */
 };
 
 /* What the runtime reports. Pointers are valid during the callback only. */
@@ -38,21 +43,76 @@ struct rt_endpoint_spec {
     int64_t generation;
     char bundle_id[RT_ID_BYTES];
     char location[RT_LOCATION_BYTES]; /* the bundle artifact; "" for image bundles */
+    char *worker_json;   /* owned: the bundle fields for the loader (kind, requirements,
+                          * app_config, module paths) as a JSON object; NULL = none */
     int min_workers;
     int max_workers;
     int per_worker;
 };
 
+/* Settings of the runtime, from the server's configuration. */
+struct rt_opts {
+    char exe[PATH_MAX];          /* this binary, started as "liftoff worker|zygote" */
+    char data_dir[PATH_MAX];
+    char public_url[512];        /* base of result_url links */
+    int sync_timeout_s;          /* queued + running time of one request */
+    int queue_max;               /* requests waiting per endpoint before 429 */
+    int scale_down_idle_s;       /* a worker idle this long may be stopped */
+    int worker_start_timeout_s;  /* loading a bundle may take this long */
+    int url_timeout_s;           /* downloads of url inputs */
+    bool use_zygote;             /* false: always start fresh workers */
+};
+
+/* The answer to one prediction. Pointers are valid during the callback. */
+struct rt_reply {
+    int http_status;      /* 200 (SUCCESS or FAILURE), 400, 408, 429 or 503 */
+    bool success;         /* with 200: SUCCESS (body = worker response JSON) or
+                           * FAILURE (body = traceback text) */
+    const char *body;     /* see success; for other statuses, the detail text */
+    size_t len;
+};
+
+/* Called once per rt_predict, on the control thread. */
+typedef void (*rt_reply_fn)(void *ctx, const struct rt_reply *reply);
+
+/* Live numbers of an endpoint, for its status. */
+struct rt_counts {
+    int available_workers;   /* loaded and serving */
+    int unavailable_workers; /* starting */
+    int queued;              /* requests waiting for a worker */
+};
+
 struct rt;
 
-/* Starts the control thread. bl is copied; on_event is called on the control
- * thread with ctx. Errors: LF_ENOMEM, LF_EIO. */
-int rt_new(const struct bl_ctx *bl, rt_event_fn on_event, void *ctx, struct rt **out,
-           struct lf_err *err);
+/* Starts the control thread. bl and opts are copied; on_event is called on
+ * the control thread with ctx. Errors: LF_ENOMEM, LF_EIO. */
+int rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_event, void *ctx,
+           struct rt **out, struct lf_err *err);
+
+/* Runs one prediction on endpoint_id: body (taken: freed by the runtime) is
+ * the request JSON, tag the owner's results folder name (up to 16 chars).
+ * reply is called exactly once, on the control thread, within the sync
+ * timeout. Thread-safe; never blocks on a worker. Errors (reply is then not
+ * called): LF_ENOMEM, LF_EBUSY (shutting down). */
+int rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, size_t len,
+               rt_reply_fn reply, void *ctx, struct lf_err *err);
+
+/* Sets the base of result_url links for workers started from now on.
+ * Thread-safe. */
+void rt_set_public_url(struct rt *rt, const char *url);
+
+/* The live numbers of endpoint_id (zeros if the runtime does not know it).
+ * Thread-safe. */
+void rt_endpoint_counts(struct rt *rt, const char *endpoint_id, struct rt_counts *out);
+
+/* Answers every request still waiting with 503 and stops taking new ones;
+ * workers are left running until rt_free. Thread-safe; returns once the
+ * callbacks have run. */
+void rt_shutdown(struct rt *rt);
 
 /* Deploys spec (a new endpoint or a new generation of one) in the
- * background: events follow with spec->generation. Thread-safe. Errors:
- * LF_ENOMEM, LF_EBUSY (shutting down). */
+ * background: events follow with spec->generation. Takes spec->worker_json.
+ * Thread-safe. Errors: LF_ENOMEM, LF_EBUSY (shutting down). */
 int rt_endpoint_apply(struct rt *rt, const struct rt_endpoint_spec *spec, struct lf_err *err);
 
 /* Stops everything of endpoint id in the background; RT_PHASE_REMOVED
@@ -60,8 +120,8 @@ int rt_endpoint_apply(struct rt *rt, const struct rt_endpoint_spec *spec, struct
 int rt_endpoint_remove(struct rt *rt, const char *endpoint_id, int64_t generation,
                        struct lf_err *err);
 
-/* Stops the control thread after the work in hand, then frees rt. NULL is
- * a no-op. */
+/* Stops every worker, stops the control thread, then frees rt. NULL is a
+ * no-op. */
 void rt_free(struct rt *rt);
 
 #endif

@@ -1,121 +1,87 @@
 /* The control thread. Other threads put commands on a mutex-guarded list
  * and wake the loop with uv_async_send (whose wake-ups coalesce, so the
- * callback drains the whole list). Blocking work, such as downloading an
- * artifact, runs on libuv's thread pool so the loop stays responsive. */
-#include "rt.h"
+ * callback drains the whole list). A 100 ms tick enforces deadlines and
+ * scales down; SIGCHLD reaps workers. Everything the pools own is touched
+ * on this thread only. */
+#include "rt_srv.h"
 
-#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <uv.h>
+#include <sys/prctl.h>
+#include <time.h>
 
 #include "lf_log.h"
+#include "lf_util.h"
 
-#define RT_LOG_LINE_BYTES 1024
+#define TICK_MS 100
+#define RT_LOG_LINE_BYTES 2048
+#define SHUTDOWN_REAP_MS 3000
 
-enum cmd_kind { CMD_APPLY, CMD_REMOVE };
+enum cmd_kind { CMD_APPLY, CMD_REMOVE, CMD_PREDICT, CMD_SHUTDOWN };
 
-struct cmd {
+struct rt_cmd {
     enum cmd_kind kind;
-    struct rt_endpoint_spec spec; /* for CMD_REMOVE only id and generation */
-    struct cmd *next;
+    struct rt_endpoint_spec spec;  /* APPLY; REMOVE and PREDICT use endpoint_id */
+    struct rt_call *call;          /* PREDICT */
+    struct rt_cmd *next;
 };
 
-/* A deployment in flight on the thread pool. */
-struct deploy {
-    uv_work_t work;
-    struct rt *rt;
-    struct rt_endpoint_spec spec;
-    int rc;
-    char line[RT_LOG_LINE_BYTES];
-};
-
-struct rt {
-    uv_loop_t loop;
-    uv_async_t wake;
-    uv_thread_t thread;
-    pthread_mutex_t lock;
-    struct cmd *head, *tail;  /* guarded by lock */
-    int stopping;             /* guarded by lock */
-    struct bl_ctx bl;
-    rt_event_fn on_event;
-    void *ctx;
-};
-
-static void
-emit(struct rt *rt, const char *id, int64_t generation, enum rt_phase phase, const char *line)
+void
+rt_emit(struct rt *rt, const struct rt_pool *p, enum rt_phase phase, const char *fmt, ...)
 {
-    struct rt_event ev = { id, generation, phase, line };
+    char line[RT_LOG_LINE_BYTES];
+    struct rt_event ev;
+    va_list ap;
+    size_t n;
 
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    n = strlen(line);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    ev.endpoint_id = p->spec.endpoint_id;
+    ev.generation = p->spec.generation;
+    ev.phase = phase;
+    ev.log_line = line;
     rt->on_event(rt->ctx, &ev);
 }
 
-static void
-deploy_work(uv_work_t *w)
+void
+rt_call_answer(struct rt_call *c, int http_status, bool success, const char *body, size_t len)
 {
-    struct deploy *d = w->data;
-    char path[PATH_MAX];
-    struct lf_err err = { 0 };
+    struct rt_reply r = { http_status, success, body, len ? len : strlen(body) };
 
-    if (d->spec.location[0] == '\0') {
-        d->rc = LF_OK;
-        snprintf(d->line, sizeof(d->line), "bundle %s has no artifact to check\n",
-                 d->spec.bundle_id);
+    if (c->answered)
         return;
-    }
-    d->rc = bl_location_resolve(&d->rt->bl, d->spec.location, path, sizeof(path), &err);
-    if (d->rc == LF_OK)
-        snprintf(d->line, sizeof(d->line), "bundle %s artifact is readable\n", d->spec.bundle_id);
-    else
-        snprintf(d->line, sizeof(d->line), "bundle %s artifact check failed: %s\n",
-                 d->spec.bundle_id, err.msg);
-    lf_err_release(&err);
+    c->answered = true;
+    c->reply(c->ctx, &r);
 }
 
 static void
-deploy_done(uv_work_t *w, int status)
+run_cmd(struct rt *rt, struct rt_cmd *c)
 {
-    struct deploy *d = w->data;
-    const char *id = d->spec.endpoint_id;
-
-    if (status != 0) {
-        d->rc = LF_EIO;
-        snprintf(d->line, sizeof(d->line), "deployment cancelled\n");
-    }
-    emit(d->rt, id, d->spec.generation, RT_PHASE_IN_PROGRESS, d->line);
-    emit(d->rt, id, d->spec.generation, d->rc == LF_OK ? RT_PHASE_READY : RT_PHASE_FAILED,
-         d->rc == LF_OK ? "endpoint is ready\n" : "endpoint update failed\n");
-    free(d);
-}
-
-static void
-run_cmd(struct rt *rt, struct cmd *c)
-{
-    char line[RT_LOG_LINE_BYTES];
-    struct deploy *d;
-
-    if (c->kind == CMD_REMOVE) {
-        emit(rt, c->spec.endpoint_id, c->spec.generation, RT_PHASE_REMOVED, NULL);
-        return;
-    }
-    snprintf(line, sizeof(line), "deploying bundle %s: min_workers=%d max_workers=%d "
-             "per_worker=%d\n", c->spec.bundle_id, c->spec.min_workers, c->spec.max_workers,
-             c->spec.per_worker);
-    emit(rt, c->spec.endpoint_id, c->spec.generation, RT_PHASE_IN_PROGRESS, line);
-    d = calloc(1, sizeof(*d));
-    if (d == NULL) {
-        emit(rt, c->spec.endpoint_id, c->spec.generation, RT_PHASE_FAILED, "out of memory\n");
-        return;
-    }
-    d->rt = rt;
-    d->spec = c->spec;
-    d->work.data = d;
-    if (uv_queue_work(&rt->loop, &d->work, deploy_work, deploy_done) != 0) {
-        emit(rt, c->spec.endpoint_id, c->spec.generation, RT_PHASE_FAILED,
-             "cannot start the deployment\n");
-        free(d);
+    switch (c->kind) {
+    case CMD_APPLY:
+        rt_pool_apply(rt, &c->spec);
+        break;
+    case CMD_REMOVE:
+        rt_pool_remove(rt, c->spec.endpoint_id, c->spec.generation);
+        break;
+    case CMD_PREDICT:
+        c->call->id = ++rt->next_call_id;
+        rt_pool_predict(rt, c->spec.endpoint_id, c->call);
+        break;
+    case CMD_SHUTDOWN:
+        rt_pool_shutdown(rt);
+        pthread_mutex_lock(&rt->lock);
+        rt->shut = true;
+        pthread_cond_broadcast(&rt->done);
+        pthread_mutex_unlock(&rt->lock);
+        break;
     }
 }
 
@@ -123,24 +89,26 @@ static void
 on_wake(uv_async_t *a)
 {
     struct rt *rt = a->data;
-    struct cmd *c;
-    int stopping;
+    struct rt_cmd *c;
 
     pthread_mutex_lock(&rt->lock);
     c = rt->head;
     rt->head = rt->tail = NULL;
-    stopping = rt->stopping;
     pthread_mutex_unlock(&rt->lock);
     while (c != NULL) {
-        struct cmd *next = c->next;
+        struct rt_cmd *next = c->next;
 
         run_cmd(rt, c);
+        free(c->spec.worker_json);
         free(c);
         c = next;
     }
-    /* Closing the only handle lets uv_run return once queued work is done. */
-    if (stopping && !uv_is_closing((uv_handle_t *)&rt->wake))
-        uv_close((uv_handle_t *)&rt->wake, NULL);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+    rt_pool_tick(t->data);
 }
 
 static void
@@ -152,28 +120,46 @@ thread_main(void *arg)
 }
 
 int
-rt_new(const struct bl_ctx *bl, rt_event_fn on_event, void *ctx, struct rt **out,
-       struct lf_err *err)
+rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_event, void *ctx,
+       struct rt **out, struct lf_err *err)
 {
     struct rt *rt = calloc(1, sizeof(*rt));
 
     if (rt == NULL)
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     rt->bl = *bl;
+    rt->opts = *opts;
     rt->on_event = on_event;
     rt->ctx = ctx;
     pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->done, NULL);
+    /* Workers forked by a zygote are orphaned on purpose; as a subreaper we
+     * adopt them, so we can reap them and see how they ended. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        lf_log(LF_LOG_WARN, "rt", "cannot become a child subreaper: forked workers' exits "
+               "will be reported without their status");
     if (uv_loop_init(&rt->loop) != 0) {
+        pthread_cond_destroy(&rt->done);
         pthread_mutex_destroy(&rt->lock);
         free(rt);
         return lf_err_set(err, LF_EIO, "cannot start the runtime loop");
     }
+    rt->loop.data = rt;
     uv_async_init(&rt->loop, &rt->wake, on_wake);
     rt->wake.data = rt;
+    uv_timer_init(&rt->loop, &rt->tick);
+    rt->tick.data = rt;
+    uv_timer_start(&rt->tick, on_tick, TICK_MS, TICK_MS);
+    uv_signal_init(&rt->loop, &rt->sigchld);
+    rt->sigchld.data = rt;
+    uv_signal_start(&rt->sigchld, rt_on_sigchld, SIGCHLD);
     if (uv_thread_create(&rt->thread, thread_main, rt) != 0) {
         uv_close((uv_handle_t *)&rt->wake, NULL);
+        uv_close((uv_handle_t *)&rt->tick, NULL);
+        uv_close((uv_handle_t *)&rt->sigchld, NULL);
         uv_run(&rt->loop, UV_RUN_DEFAULT);
         uv_loop_close(&rt->loop);
+        pthread_cond_destroy(&rt->done);
         pthread_mutex_destroy(&rt->lock);
         free(rt);
         return lf_err_set(err, LF_EIO, "cannot start the runtime thread");
@@ -183,11 +169,12 @@ rt_new(const struct bl_ctx *bl, rt_event_fn on_event, void *ctx, struct rt **out
 }
 
 static int
-push(struct rt *rt, struct cmd *c, struct lf_err *err)
+push(struct rt *rt, struct rt_cmd *c, struct lf_err *err)
 {
     pthread_mutex_lock(&rt->lock);
     if (rt->stopping) {
         pthread_mutex_unlock(&rt->lock);
+        free(c->spec.worker_json);
         free(c);
         return lf_err_set(err, LF_EBUSY, "the server is shutting down");
     }
@@ -201,14 +188,27 @@ push(struct rt *rt, struct cmd *c, struct lf_err *err)
     return LF_OK;
 }
 
+static struct rt_cmd *
+new_cmd(enum cmd_kind kind, const char *endpoint_id)
+{
+    struct rt_cmd *c = calloc(1, sizeof(*c));
+
+    if (c != NULL) {
+        c->kind = kind;
+        snprintf(c->spec.endpoint_id, sizeof(c->spec.endpoint_id), "%s", endpoint_id);
+    }
+    return c;
+}
+
 int
 rt_endpoint_apply(struct rt *rt, const struct rt_endpoint_spec *spec, struct lf_err *err)
 {
-    struct cmd *c = calloc(1, sizeof(*c));
+    struct rt_cmd *c = new_cmd(CMD_APPLY, spec->endpoint_id);
 
-    if (c == NULL)
+    if (c == NULL) {
+        free(spec->worker_json);
         return lf_err_set(err, LF_ENOMEM, "out of memory");
-    c->kind = CMD_APPLY;
+    }
     c->spec = *spec;
     return push(rt, c, err);
 }
@@ -217,14 +217,108 @@ int
 rt_endpoint_remove(struct rt *rt, const char *endpoint_id, int64_t generation,
                    struct lf_err *err)
 {
-    struct cmd *c = calloc(1, sizeof(*c));
+    struct rt_cmd *c = new_cmd(CMD_REMOVE, endpoint_id);
 
     if (c == NULL)
         return lf_err_set(err, LF_ENOMEM, "out of memory");
-    c->kind = CMD_REMOVE;
-    snprintf(c->spec.endpoint_id, sizeof(c->spec.endpoint_id), "%s", endpoint_id);
     c->spec.generation = generation;
     return push(rt, c, err);
+}
+
+int
+rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, size_t len,
+           rt_reply_fn reply, void *ctx, struct lf_err *err)
+{
+    struct rt_cmd *c = new_cmd(CMD_PREDICT, endpoint_id);
+    struct rt_call *call = calloc(1, sizeof(*call));
+
+    if (c == NULL || call == NULL) {
+        free(c);
+        free(call);
+        free(body);
+        return lf_err_set(err, LF_ENOMEM, "out of memory");
+    }
+    memcpy(call->tag, tag, strnlen(tag, RT_TAG_BYTES)); /* not NUL-terminated */
+    call->body = body;
+    call->len = len;
+    call->deadline_ms = lf_mono_ms() + (int64_t)rt->opts.sync_timeout_s * 1000;
+    call->reply = reply;
+    call->ctx = ctx;
+    c->call = call;
+    if (push(rt, c, err) != LF_OK) {
+        free(body);
+        free(call);
+        return LF_EBUSY;
+    }
+    return LF_OK;
+}
+
+void
+rt_set_public_url(struct rt *rt, const char *url)
+{
+    pthread_mutex_lock(&rt->lock);
+    snprintf(rt->opts.public_url, sizeof(rt->opts.public_url), "%s", url);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void
+rt_endpoint_counts(struct rt *rt, const char *endpoint_id, struct rt_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&rt->lock);
+    for (struct rt_endpoint *ep = rt->endpoints; ep != NULL; ep = ep->next) {
+        if (strcmp(ep->id, endpoint_id) == 0) {
+            *out = ep->counts;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void
+rt_shutdown(struct rt *rt)
+{
+    struct rt_cmd *c = new_cmd(CMD_SHUTDOWN, "");
+
+    if (c == NULL || push(rt, c, NULL) != LF_OK)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    rt->stopping = true;
+    while (!rt->shut)
+        pthread_cond_wait(&rt->done, &rt->lock);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static void
+close_all(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Runs on the control thread at the end: stops every process, waits a
+ * little for them to be reaped, then closes every handle. */
+static void
+on_final(uv_async_t *a)
+{
+    struct rt *rt = a->data;
+    int64_t deadline = lf_mono_ms() + SHUTDOWN_REAP_MS;
+
+    for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
+        rt_proc_stop(rt, pr);
+    while (rt->procs != NULL && lf_mono_ms() < deadline) {
+        uv_run(&rt->loop, UV_RUN_NOWAIT);
+        rt_proc_reap_finished(rt, 0);
+        if (rt->procs != NULL) {
+            struct timespec ts = { 0, 5 * 1000000L };
+
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
+        rt_proc_kill(pr);
+    uv_walk(&rt->loop, close_all, NULL);
 }
 
 void
@@ -232,13 +326,40 @@ rt_free(struct rt *rt)
 {
     if (rt == NULL)
         return;
+    rt_shutdown(rt);
     pthread_mutex_lock(&rt->lock);
-    rt->stopping = 1;
+    rt->stopping = true;
     pthread_mutex_unlock(&rt->lock);
+    /* Reuse the wake handle for the final pass. */
+    uv_async_send(&rt->wake);
+    rt->wake.async_cb = on_final;
     uv_async_send(&rt->wake);
     uv_thread_join(&rt->thread);
+    while (rt->procs != NULL) {
+        struct rt_proc *pr = rt->procs;
+
+        rt->procs = pr->next;
+        lf_buf_release(&pr->rbuf);
+        free(pr->load_error);
+        free(pr);
+    }
+    while (rt->endpoints != NULL) {
+        struct rt_endpoint *ep = rt->endpoints;
+
+        rt->endpoints = ep->next;
+        while (ep->pools != NULL) {
+            struct rt_pool *p = ep->pools;
+
+            ep->pools = p->next;
+            free(p->spec.worker_json);
+            free(p->spec_env);
+            free(p);
+        }
+        free(ep);
+    }
     if (uv_loop_close(&rt->loop) != 0)
         lf_log(LF_LOG_WARN, "rt", "runtime loop closed with open handles");
+    pthread_cond_destroy(&rt->done);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
 }

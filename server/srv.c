@@ -33,6 +33,22 @@ make_public_url(struct srv *s, int port)
         snprintf(s->public_url, sizeof(s->public_url), "http://%s:%d", host, port);
 }
 
+static void
+runtime_opts(const struct srv *s, struct rt_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    /* Workers are this same binary, started as "liftoff worker". */
+    if (realpath("/proc/self/exe", o->exe) == NULL)
+        snprintf(o->exe, sizeof(o->exe), "/proc/self/exe");
+    snprintf(o->data_dir, sizeof(o->data_dir), "%s", s->cfg.data_dir);
+    o->sync_timeout_s = s->cfg.sync_timeout_s;
+    o->queue_max = s->cfg.queue_max;
+    o->scale_down_idle_s = s->cfg.scale_down_idle_s;
+    o->worker_start_timeout_s = s->cfg.worker_start_timeout_s;
+    o->url_timeout_s = s->cfg.download_timeout_s;
+    o->use_zygote = s->cfg.zygote != 0;
+}
+
 int
 srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
 {
@@ -55,15 +71,21 @@ srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
         rc = srv_store_open(cfg->data_dir, &s->store, err);
     if (rc == LF_OK)
         rc = srv_auth_new(cfg->api_keys_file, &s->auth, err);
-    if (rc == LF_OK)
-        rc = rt_new(&s->bl, srv_deploy_on_event, s, &s->rt, err);
+    if (rc == LF_OK) {
+        struct rt_opts opts;
+
+        runtime_opts(s, &opts);
+        rc = rt_new(&s->bl, &opts, srv_deploy_on_event, s, &s->rt, err);
+    }
     if (rc == LF_OK)
         rc = srv_http_start(s, &s->http, &port, err);
     if (rc != LF_OK) {
         srv_stop(s);
         return rc;
     }
+    /* The real port is known only now; no worker has started before it. */
     make_public_url(s, port);
+    rt_set_public_url(s->rt, s->public_url);
     if (strchr(cfg->host, ':') != NULL)
         fprintf(stderr, "liftoff listening on http://[%s]:%d\n", cfg->host, port);
     else
@@ -85,8 +107,15 @@ srv_stop(struct srv *s)
 {
     if (s == NULL)
         return;
+    /* Finish what is in flight, answer what still waits (which resumes its
+     * connections), and only then stop HTTP, which must have none left
+     * suspended. */
     if (s->http != NULL)
-        srv_http_stop(s->http, s->cfg.shutdown_timeout_s);
+        srv_http_quiesce(s->http, s->cfg.shutdown_timeout_s);
+    if (s->rt != NULL)
+        rt_shutdown(s->rt);
+    if (s->http != NULL)
+        srv_http_stop(s->http);
     rt_free(s->rt);
     srv_auth_free(s->auth);
     srv_store_close(s->store);

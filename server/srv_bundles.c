@@ -177,6 +177,33 @@ srv_bundle_artifact(const cJSON *doc)
     return name && loc && is_artifact(name) ? loc : "";
 }
 
+char *
+srv_bundle_worker_json(const cJSON *doc)
+{
+    static const char *const copied[] = { "requirements", "app_config",
+                                          "load_model_fn_module_path",
+                                          "load_predict_fn_module_path", NULL };
+    const cJSON *flavor = cJSON_GetObjectItemCaseSensitive(doc, "flavor");
+    const char *name = str_or_null(flavor, "flavor");
+    cJSON *o;
+    char *text;
+
+    if (name == NULL || !is_artifact(name))
+        return NULL;
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", strcmp(name, "zip_artifact") == 0 ? "zip"
+                                                                       : "cloudpickle");
+    for (int i = 0; copied[i] != NULL; i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(flavor, copied[i]);
+
+        cJSON_AddItemToObject(o, copied[i], item ? cJSON_Duplicate(item, true)
+                                                 : cJSON_CreateNull());
+    }
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
 /* The v1 fields of a v2 flavor (spec 3.4). */
 static cJSON *
 legacy_from_flavor(const cJSON *flavor)

@@ -20,6 +20,7 @@ phase_status(enum rt_phase phase)
     case RT_PHASE_IN_PROGRESS: return "UPDATE_IN_PROGRESS";
     case RT_PHASE_READY: return "READY";
     case RT_PHASE_FAILED: return "UPDATE_FAILED";
+    case RT_PHASE_LOG: return NULL;
     case RT_PHASE_REMOVED: break;
     }
     return "DELETE_IN_PROGRESS";
@@ -51,7 +52,11 @@ srv_deploy_on_event(void *ctx, const struct rt_event *ev)
                ev->endpoint_id, (long long)ev->generation, err.msg);
         return;
     }
-    if (ev->phase != RT_PHASE_IN_PROGRESS)
+    if (ev->phase == RT_PHASE_LOG)
+        lf_log(LF_LOG_INFO, "deploy", "endpoint=%s generation=%lld %.*s", ev->endpoint_id,
+               (long long)ev->generation, (int)strcspn(ev->log_line ? ev->log_line : "", "\n"),
+               ev->log_line ? ev->log_line : "");
+    else if (ev->phase != RT_PHASE_IN_PROGRESS)
         lf_log(ev->phase == RT_PHASE_READY ? LF_LOG_INFO : LF_LOG_WARN, "deploy",
                "endpoint=%s generation=%lld status=%s", ev->endpoint_id,
                (long long)ev->generation, phase_status(ev->phase));
@@ -83,6 +88,7 @@ srv_deploy_apply(struct srv *s, const struct srv_ep_rec *rec, struct lf_err *err
     spec.generation = rec->generation;
     snprintf(spec.bundle_id, sizeof(spec.bundle_id), "%s", bid->valuestring);
     snprintf(spec.location, sizeof(spec.location), "%s", srv_bundle_artifact(bundle));
+    spec.worker_json = srv_bundle_worker_json(bundle);
     spec.min_workers = json_int(rec->doc, "min_workers");
     spec.max_workers = json_int(rec->doc, "max_workers");
     spec.per_worker = json_int(rec->doc, "per_worker");

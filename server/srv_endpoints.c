@@ -50,19 +50,20 @@ flag(const cJSON *doc, const char *key, bool fallback)
 
 /* GetModelEndpointV1Response for rec. Returns a new cJSON. */
 static cJSON *
-endpoint_view(const struct srv_ep_rec *rec)
+endpoint_view(struct rt *rt, const struct srv_ep_rec *rec)
 {
     static const char *const copied[] = { "endpoint_type", "metadata", "bundle_name",
                                           "post_inference_hooks", "default_callback_url",
                                           "default_callback_auth", "labels", "aws_role",
                                           "results_s3_bucket", "created_by", NULL };
-    static const char *const counts[] = { "min_workers", "max_workers", "per_worker", NULL };
+    static const char *const limits[] = { "min_workers", "max_workers", "per_worker", NULL };
     const cJSON *doc = rec->doc;
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc,
                                                                              "endpoint_type"));
     bool built = rec->generation > 1 || strcmp(rec->status, "READY") == 0;
     char dest[SRV_ID_BYTES + 32], deployment[SRV_ID_BYTES + 32], when[LF_TIME_ISO_BYTES];
     cJSON *out = cJSON_CreateObject(), *ds, *rs;
+    struct rt_counts counts;
 
     snprintf(dest, sizeof(dest), "launch-endpoint-id-%s", rec->id);
     snprintf(deployment, sizeof(deployment), "launch-endpoint-id-%s", rec->id);
@@ -82,10 +83,11 @@ endpoint_view(const struct srv_ep_rec *rec)
     lf_time_iso8601(rec->updated_us, when);
     cJSON_AddStringToObject(out, "last_updated_at", when);
     ds = cJSON_AddObjectToObject(out, "deployment_state");
-    for (int i = 0; counts[i] != NULL; i++)
-        cJSON_AddItemToObject(ds, counts[i], dup_or_null(doc, counts[i]));
-    cJSON_AddNumberToObject(ds, "available_workers", 0);
-    cJSON_AddNumberToObject(ds, "unavailable_workers", 0);
+    for (int i = 0; limits[i] != NULL; i++)
+        cJSON_AddItemToObject(ds, limits[i], dup_or_null(doc, limits[i]));
+    rt_endpoint_counts(rt, rec->id, &counts);
+    cJSON_AddNumberToObject(ds, "available_workers", counts.available_workers);
+    cJSON_AddNumberToObject(ds, "unavailable_workers", counts.unavailable_workers);
     rs = cJSON_AddObjectToObject(out, "resource_state");
     cJSON_AddItemToObject(rs, "cpus", quantity_text(doc, "cpus"));
     cJSON_AddItemToObject(rs, "gpus", dup_or_null(doc, "gpus"));
@@ -93,7 +95,7 @@ endpoint_view(const struct srv_ep_rec *rec)
     cJSON_AddItemToObject(rs, "gpu_type", dup_or_null(doc, "gpu_type"));
     cJSON_AddItemToObject(rs, "storage", quantity_text(doc, "storage"));
     cJSON_AddBoolToObject(rs, "optimize_costs", flag(doc, "optimize_costs", false));
-    cJSON_AddNumberToObject(out, "num_queued_items", 0);
+    cJSON_AddNumberToObject(out, "num_queued_items", counts.queued);
     cJSON_AddBoolToObject(out, "public_inference", flag(doc, "public_inference", false));
     return out;
 }
@@ -243,7 +245,7 @@ srv_h_endpoint_list(struct srv_req *r)
     out = cJSON_CreateObject();
     arr = cJSON_AddArrayToObject(out, "model_endpoints");
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, endpoint_view(&recs[i]));
+        cJSON_AddItemToArray(arr, endpoint_view(r->srv->rt, &recs[i]));
     srv_ep_recs_free(recs, n);
     srv_resp_json(r, 200, out);
 }
@@ -273,7 +275,7 @@ srv_h_endpoint_get(struct srv_req *r)
 
     if (!load(r, &rec, NULL))
         return;
-    srv_resp_json(r, 200, endpoint_view(&rec));
+    srv_resp_json(r, 200, endpoint_view(r->srv->rt, &rec));
     srv_ep_rec_release(&rec);
 }
 

@@ -27,6 +27,7 @@
 
 struct srv_http {
     struct MHD_Daemon *daemon;
+    MHD_socket listen_fd;     /* ours after MHD_quiesce_daemon */
     struct srv *srv;
     atomic_int in_flight;
 };
@@ -41,6 +42,19 @@ const char *
 srv_req_header(struct srv_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void
+srv_req_suspend(struct srv_req *r)
+{
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+}
+
+void
+srv_req_resume(struct srv_req *r)
+{
+    MHD_resume_connection(r->conn);
 }
 
 static enum MHD_Result
@@ -165,7 +179,8 @@ finish(struct srv_req *r)
         srv_valid_release(&v);
     }
     r->route->handler(r);
-    if (r->resp.status == 0)
+    /* A suspended request's response is written by another thread. */
+    if (!r->suspended && r->resp.status == 0)
         srv_resp_detail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "handler gave no response");
 }
 
@@ -200,8 +215,12 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->suspended) /* resumed: the response is ready */
+        return send_resp(conn, r);
     if (r->resp.status == 0)
         finish(r);
+    if (r->suspended)
+        return MHD_YES;
     return send_resp(conn, r);
 }
 
@@ -281,6 +300,7 @@ srv_http_start(struct srv *s, struct srv_http **out, int *port_out, struct lf_er
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     }
     h->srv = s;
+    h->listen_fd = MHD_INVALID_SOCKET;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
@@ -305,14 +325,11 @@ srv_http_start(struct srv *s, struct srv_http **out, int *port_out, struct lf_er
 }
 
 void
-srv_http_stop(struct srv_http *h, int timeout_s)
+srv_http_quiesce(struct srv_http *h, int timeout_s)
 {
     int64_t deadline = lf_mono_ms() + (int64_t)timeout_s * 1000;
-    MHD_socket listen_fd;
 
-    if (h == NULL)
-        return;
-    listen_fd = MHD_quiesce_daemon(h->daemon);
+    h->listen_fd = MHD_quiesce_daemon(h->daemon);
     while (atomic_load(&h->in_flight) > 0 && lf_mono_ms() < deadline) {
         struct timespec ts = { 0, DRAIN_POLL_MS * 1000000L };
 
@@ -321,8 +338,19 @@ srv_http_stop(struct srv_http *h, int timeout_s)
     if (atomic_load(&h->in_flight) > 0)
         lf_log(LF_LOG_WARN, "http", "stopping with %d requests still in flight",
                atomic_load(&h->in_flight));
+}
+
+void
+srv_http_stop(struct srv_http *h)
+{
+    /* Give resumed connections a moment to send their answers. */
+    for (int i = 0; i < 100 && atomic_load(&h->in_flight) > 0; i++) {
+        struct timespec ts = { 0, DRAIN_POLL_MS * 1000000L };
+
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(h->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
+    if (h->listen_fd != MHD_INVALID_SOCKET)
+        close(h->listen_fd);
     free(h);
 }

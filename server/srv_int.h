@@ -76,6 +76,7 @@ struct srv_req {
     cJSON *json;                         /* the parsed body on JSON routes */
     int64_t start_us;
     struct srv_upload *upload;           /* on upload routes */
+    bool suspended;                      /* waiting for the runtime (HTTP thread only) */
     struct srv_resp resp;
     char seg_buf[SRV_PATH_BYTES];        /* storage behind params */
 };
@@ -99,14 +100,25 @@ struct srv_http;
  * Errors: LF_EIO. */
 int srv_http_start(struct srv *s, struct srv_http **out, int *port_out, struct lf_err *err);
 
-/* Stops accepting, waits up to timeout_s for in-flight requests, stops. */
-void srv_http_stop(struct srv_http *h, int timeout_s);
+/* Stops accepting and waits up to timeout_s for in-flight requests. */
+void srv_http_quiesce(struct srv_http *h, int timeout_s);
+
+/* Stops the HTTP server (after srv_http_quiesce) and frees h. */
+void srv_http_stop(struct srv_http *h);
 
 /* A query parameter of the request, decoded (borrowed), or NULL. */
 const char *srv_req_query(struct srv_req *r, const char *name);
 
 /* A request header (borrowed), or NULL. */
 const char *srv_req_header(struct srv_req *r, const char *name);
+
+/* In a handler: stops answering r until srv_req_resume. The handler must
+ * then return without touching r->resp. HTTP thread only. */
+void srv_req_suspend(struct srv_req *r);
+
+/* From any thread, once r->resp is set: sends it. r must not be touched
+ * afterwards by the caller. */
+void srv_req_resume(struct srv_req *r);
 
 /* ---- srv_resp.c: filling r->resp ---- */
 
@@ -120,6 +132,10 @@ void srv_resp_detail(struct srv_req *r, int status, const char *fmt, ...)
 /* Sets a response with a raw body (copied) and a static content type. */
 void srv_resp_raw(struct srv_req *r, int status, const char *content_type, const char *body,
                   size_t len);
+
+/* Sets a response whose body (malloc'd) it takes. */
+void srv_resp_take(struct srv_req *r, int status, const char *content_type, char *body,
+                   size_t len);
 
 /* Maps an lf_err from the store or a module to a response: LF_ENOENT 404,
  * LF_EINVAL 400, LF_ETOOBIG 413, LF_EPERM 403, LF_EBUSY 503, else 500 (and
@@ -210,6 +226,8 @@ void srv_h_endpoint_update(struct srv_req *r);
 void srv_h_endpoint_delete(struct srv_req *r);
 void srv_h_endpoint_logs(struct srv_req *r);
 void srv_h_schema_json(struct srv_req *r);
+void srv_h_sync_task(struct srv_req *r);
+void srv_h_result_get(struct srv_req *r);
 void srv_h_schema_html(struct srv_req *r);
 
 /* ---- srv_uploads.c: streaming of PUT /upload bodies ---- */
@@ -266,5 +284,10 @@ bool srv_valid_callback_auth(struct srv_valid *v, const cJSON *obj, const char *
 /* The location of the artifact of bundle doc to deploy ("" for runnable
  * images), borrowed from doc. */
 const char *srv_bundle_artifact(const cJSON *doc);
+
+/* What a worker's loader needs of bundle doc (kind, requirements,
+ * app_config, module paths) as malloc'd JSON, or NULL for bundles that
+ * have no artifact to load. */
+char *srv_bundle_worker_json(const cJSON *doc);
 
 #endif

@@ -9,6 +9,7 @@
 #include "bl.h"
 #include "cfg.h"
 #include "lf_log.h"
+#include "rt_worker.h"
 #include "srv.h"
 
 #ifndef LIFTOFF_VERSION
@@ -66,6 +67,11 @@ main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 2, argv + 2);
+    /* Started by the server only: a process that embeds Python. */
+    if (argc >= 2 && strcmp(argv[1], "worker") == 0)
+        return rt_worker_main(0);
+    if (argc >= 2 && strcmp(argv[1], "zygote") == 0)
+        return rt_worker_main(1);
     fprintf(stderr, "liftoff: %s (try 'liftoff serve' or 'liftoff --help')\n",
             argc >= 2 ? "unknown command" : "no command given");
     return EXIT_USAGE;

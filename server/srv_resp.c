@@ -50,6 +50,12 @@ srv_resp_detail(struct srv_req *r, int status, const char *fmt, ...)
 }
 
 void
+srv_resp_take(struct srv_req *r, int status, const char *content_type, char *body, size_t len)
+{
+    set_body(r, status, body, len, content_type);
+}
+
+void
 srv_resp_raw(struct srv_req *r, int status, const char *content_type, const char *body,
              size_t len)
 {

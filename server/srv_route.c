@@ -40,6 +40,9 @@ static const struct srv_route routes[] = {
     { "DELETE", "/v1/model-endpoints/{}", srv_h_endpoint_delete, 0 },
     { "GET", "/v1/model-endpoints-schema.json", srv_h_schema_json, 0 },
     { "GET", "/v1/model-endpoints-api", srv_h_schema_html, 0 },
+
+    { "POST", "/v1/sync-tasks", srv_h_sync_task, SRV_ROUTE_JSON },
+    { "GET", "/v1/results/{}", srv_h_result_get, 0 },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

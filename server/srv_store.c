@@ -479,7 +479,7 @@ srv_store_ep_set_status(struct srv_store *st, const char *id, int64_t generation
     int changes = 0, rc;
 
     pthread_mutex_lock(&st->lock);
-    rc = run(st, "UPDATE endpoints SET status = ?, updated_us = ?,"
+    rc = run(st, "UPDATE endpoints SET status = coalesce(?, status), updated_us = ?,"
                  " logs = CAST(substr(CAST(logs || coalesce(?, '') AS BLOB), -?) AS TEXT)"
                  " WHERE id = ? AND generation = ? AND name IS NOT NULL",
              NULL, NULL, &changes, err, "sisisi", status, lf_now_us(), log_line,

@@ -89,9 +89,9 @@ int srv_store_ep_list(struct srv_store *st, const char *owner, const char *name,
 int srv_store_ep_update(struct srv_store *st, const char *id, const cJSON *doc,
                         const char *status, int64_t *generation, struct lf_err *err);
 
-/* Sets the status of endpoint id if its generation is still generation (a
- * stale runtime event changes nothing), and appends log_line (NULL: none)
- * to its creation log. Errors: LF_ENOENT (gone or stale), LF_EIO. */
+/* Sets the status of endpoint id (NULL: keeps it) if its generation is still
+ * generation (a stale runtime event changes nothing), and appends log_line
+ * (NULL: none) to its creation log. Errors: LF_ENOENT (gone or stale), LF_EIO. */
 int srv_store_ep_set_status(struct srv_store *st, const char *id, int64_t generation,
                             const char *status, const char *log_line, struct lf_err *err);
 
