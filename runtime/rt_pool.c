@@ -198,7 +198,7 @@ can_start(const struct rt_pool *p)
     return p->zygote == NULL; /* fresh mode, once the zygote has gone */
 }
 
-static void pool_free_if_done(struct rt *rt, struct rt_pool *p);
+static bool pool_free_if_done(struct rt *rt, struct rt_pool *p);
 
 /* Moves p forward after any change: scale, become READY, dispatch. */
 static void
@@ -207,7 +207,7 @@ progress(struct rt *rt, struct rt_pool *p)
     int starting, ready, in_flight, want;
 
     if (p->state == RT_POOL_FAILED) {
-        pool_free_if_done(rt, p);
+        pool_free_if_done(rt, p); /* may free p */
         return;
     }
     /* A zygote that died is started again, after the crash backoff. */
@@ -237,8 +237,8 @@ progress(struct rt *rt, struct rt_pool *p)
         retire_older(rt, p);
     }
     dispatch(rt, p);
-    if (p->state == RT_POOL_DRAINING)
-        pool_free_if_done(rt, p);
+    if (p->state == RT_POOL_DRAINING && pool_free_if_done(rt, p))
+        return; /* p is gone (and the counts updated) */
     rt_counts_update(rt, p->ep);
 }
 
@@ -316,8 +316,9 @@ ep_free_if_done(struct rt *rt, struct rt_endpoint *ep)
     free(ep);
 }
 
-/* Frees a draining or failed pool once no request and no process is left. */
-static void
+/* Frees a draining or failed pool once no request and no process is left.
+ * Returns true if it freed p (and maybe its endpoint). */
+static bool
 pool_free_if_done(struct rt *rt, struct rt_pool *p)
 {
     struct rt_endpoint *ep = p->ep;
@@ -332,7 +333,7 @@ pool_free_if_done(struct rt *rt, struct rt_pool *p)
             rt_proc_stop(rt, pr);
     }
     if (busy || (p->state == RT_POOL_FAILED && p == ep->pools && !ep->removing))
-        return; /* the newest failed pool stays, so its status is explained */
+        return false; /* the newest failed pool stays, so its status is explained */
     for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
         if (pr->pool == p)
             pr->pool = NULL; /* they exit on their own; nothing waits on them */
@@ -342,6 +343,7 @@ pool_free_if_done(struct rt *rt, struct rt_pool *p)
     free(p);
     rt_counts_update(rt, ep);
     ep_free_if_done(rt, ep);
+    return true;
 }
 
 /* ---- commands from the server ---- */

@@ -31,7 +31,7 @@ rt_spec_parse(const char *json, struct rt_spec *out, struct lf_err *err)
     memset(out, 0, sizeof(*out));
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
-        return lf_err_set(err, LF_EINVAL, "worker spec is not a JSON object");
+        return lf_err_set(err, LF_EINVAL, "worker spec is not a JSON object: %.200s", json);
     }
     rc = copy_str(o, "kind", out->kind, sizeof(out->kind), true, err);
     if (rc == LF_OK)
