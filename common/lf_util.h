@@ -57,6 +57,13 @@ void lf_fingerprint(const char *s, char out[9]);
  * or -1 if s has a malformed escape or decodes to a NUL byte. */
 int lf_pct_decode(char *s);
 
+/* True when the n bytes at s are well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+int lf_utf8_valid(const char *s, size_t n);
+
+/* The number of characters (code points) in the UTF-8 string s. */
+size_t lf_utf8_len(const char *s);
+
 /* Parses a whole decimal integer in [min, max]. Returns 0, or -1. */
 int lf_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -15,7 +15,6 @@
 #include "lf_err.h"
 
 #define RT_ID_BYTES 64
-#define RT_LOCATION_BYTES 4096
 /* Bytes of the per-request tag (the owner's results folder name). */
 #define RT_TAG_BYTES 16
 
@@ -42,7 +41,7 @@ struct rt_endpoint_spec {
     char endpoint_id[RT_ID_BYTES];
     int64_t generation;
     char bundle_id[RT_ID_BYTES];
-    char location[RT_LOCATION_BYTES]; /* the bundle artifact; "" for image bundles */
+    char *location;      /* owned: the bundle artifact; NULL for image bundles */
     char *worker_json;   /* owned: the bundle fields for the loader (kind, requirements,
                           * app_config, module paths) as a JSON object; NULL = none */
     int min_workers;
@@ -82,6 +81,9 @@ struct rt_counts {
     int queued;              /* requests waiting for a worker */
 };
 
+/* Frees what spec owns (location, worker_json) and clears them. */
+void rt_spec_release(struct rt_endpoint_spec *spec);
+
 struct rt;
 
 /* Starts the control thread. bl and opts are copied; on_event is called on
@@ -111,9 +113,10 @@ void rt_endpoint_counts(struct rt *rt, const char *endpoint_id, struct rt_counts
 void rt_shutdown(struct rt *rt);
 
 /* Deploys spec (a new endpoint or a new generation of one) in the
- * background: events follow with spec->generation. Takes spec->worker_json.
+ * background: events follow with spec->generation. Takes spec->location and
+ * spec->worker_json (also on error).
  * Thread-safe. Errors: LF_ENOMEM, LF_EBUSY (shutting down). */
-int rt_endpoint_apply(struct rt *rt, const struct rt_endpoint_spec *spec, struct lf_err *err);
+int rt_endpoint_apply(struct rt *rt, struct rt_endpoint_spec *spec, struct lf_err *err);
 
 /* Stops everything of endpoint id in the background; RT_PHASE_REMOVED
  * follows with generation. Thread-safe. Errors: LF_ENOMEM, LF_EBUSY. */

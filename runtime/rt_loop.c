@@ -51,6 +51,15 @@ rt_emit(struct rt *rt, const struct rt_pool *p, enum rt_phase phase, const char 
 }
 
 void
+rt_spec_release(struct rt_endpoint_spec *spec)
+{
+    free(spec->location);
+    free(spec->worker_json);
+    spec->location = NULL;
+    spec->worker_json = NULL;
+}
+
+void
 rt_call_answer(struct rt_call *c, int http_status, bool success, const char *body, size_t len)
 {
     struct rt_reply r = { http_status, success, body, len ? len : strlen(body) };
@@ -99,7 +108,7 @@ on_wake(uv_async_t *a)
         struct rt_cmd *next = c->next;
 
         run_cmd(rt, c);
-        free(c->spec.worker_json);
+        rt_spec_release(&c->spec);
         free(c);
         c = next;
     }
@@ -174,7 +183,7 @@ push(struct rt *rt, struct rt_cmd *c, struct lf_err *err)
     pthread_mutex_lock(&rt->lock);
     if (rt->stopping) {
         pthread_mutex_unlock(&rt->lock);
-        free(c->spec.worker_json);
+        rt_spec_release(&c->spec);
         free(c);
         return lf_err_set(err, LF_EBUSY, "the server is shutting down");
     }
@@ -201,15 +210,17 @@ new_cmd(enum cmd_kind kind, const char *endpoint_id)
 }
 
 int
-rt_endpoint_apply(struct rt *rt, const struct rt_endpoint_spec *spec, struct lf_err *err)
+rt_endpoint_apply(struct rt *rt, struct rt_endpoint_spec *spec, struct lf_err *err)
 {
     struct rt_cmd *c = new_cmd(CMD_APPLY, spec->endpoint_id);
 
     if (c == NULL) {
-        free(spec->worker_json);
+        rt_spec_release(spec);
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     }
     c->spec = *spec;
+    spec->location = NULL;
+    spec->worker_json = NULL;
     return push(rt, c, err);
 }
 
@@ -351,7 +362,7 @@ rt_free(struct rt *rt)
             struct rt_pool *p = ep->pools;
 
             ep->pools = p->next;
-            free(p->spec.worker_json);
+            rt_spec_release(&p->spec);
             free(p->spec_env);
             free(p);
         }

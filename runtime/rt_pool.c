@@ -338,7 +338,7 @@ pool_free_if_done(struct rt *rt, struct rt_pool *p)
         if (pr->pool == p)
             pr->pool = NULL; /* they exit on their own; nothing waits on them */
     unlink_pool(p);
-    free(p->spec.worker_json);
+    rt_spec_release(&p->spec);
     free(p->spec_env);
     free(p);
     rt_counts_update(rt, ep);
@@ -376,7 +376,12 @@ resolve_done(uv_work_t *w, int status)
     if (status != 0 || r->rc != LF_OK) {
         fail_pool(rt, p, status != 0 ? "cancelled" : r->err.msg);
     } else if (p->state == RT_POOL_LOADING) {
-        snprintf(p->spec.location, sizeof(p->spec.location), "%s", r->path);
+        char *path = strdup(r->path);
+
+        if (path != NULL) {
+            free(p->spec.location);
+            p->spec.location = path;
+        }
         p->spec_env = rt_spec_env(rt, &p->spec);
         if (p->spec_env == NULL) {
             fail_pool(rt, p, "out of memory");
@@ -415,20 +420,21 @@ rt_pool_apply(struct rt *rt, struct rt_endpoint_spec *spec)
     }
     if (ep == NULL || p == NULL) {
         free(p);
-        free(spec->worker_json);
+        rt_spec_release(spec);
         return;
     }
     ep->removing = false;
     p->ep = ep;
     p->spec = *spec;
     spec->worker_json = NULL;
+    spec->location = NULL;
     p->state = RT_POOL_LOADING;
     p->next = ep->pools;
     ep->pools = p;
     rt_emit(rt, p, RT_PHASE_IN_PROGRESS, "deploying bundle %s: min_workers=%d max_workers=%d "
             "per_worker=%d", p->spec.bundle_id, p->spec.min_workers, p->spec.max_workers,
             p->spec.per_worker);
-    if (p->spec.location[0] == '\0') {
+    if (p->spec.location == NULL || p->spec.location[0] == '\0') {
         fail_pool(rt, p, "this bundle has no artifact to run (runnable-image bundles are not "
                   "supported yet)");
         return;

@@ -102,6 +102,17 @@ deny(struct srv_req *r, const char *detail)
     return false;
 }
 
+/* Keys are printable ASCII, as the reference (which decodes credentials
+ * as ASCII) requires; other bytes could not be echoed back as JSON text. */
+static bool
+key_printable(const char *key)
+{
+    for (; *key != '\0'; key++)
+        if ((unsigned char)*key < 0x20 || (unsigned char)*key >= 0x7f)
+            return false;
+    return true;
+}
+
 static bool
 key_allowed(const struct srv_auth *a, const char *key)
 {
@@ -130,6 +141,8 @@ srv_auth_check(struct srv_auth *a, struct srv_req *r)
         h += 7;
         while (*h == ' ')
             h++;
+        if (!key_printable(h))
+            return deny(r, "Invalid authentication credentials");
         if (*h == '\0' || strlen(h) >= SRV_OWNER_BYTES || !key_allowed(a, h))
             return deny(r, "Could not authenticate user");
         snprintf(r->owner, sizeof(r->owner), "%s", h);
@@ -149,6 +162,10 @@ srv_auth_check(struct srv_auth *a, struct srv_req *r)
         return deny(r, "Invalid authentication credentials");
     }
     *colon = '\0';
+    if (!key_printable(decoded)) {
+        free(decoded);
+        return deny(r, "Invalid authentication credentials");
+    }
     ok = decoded[0] != '\0' && strlen(decoded) < SRV_OWNER_BYTES && key_allowed(a, decoded);
     if (ok) {
         snprintf(r->owner, sizeof(r->owner), "%s", decoded);

@@ -494,7 +494,7 @@ clone(struct srv_req *r)
     cJSON *doc = NULL, *meta, *flavor;
     struct srv_valid v;
     struct lf_err err = { 0 };
-    char name[SRV_NAME_BYTES];
+    char *name;
 
     srv_valid_init(&v, "body");
     orig_id = srv_valid_get(&v, r->json, "original_model_bundle_id", SRV_J_STRING, true);
@@ -523,8 +523,14 @@ clone(struct srv_req *r)
             cJSON_AddItemToObject(flavor, "app_config", cJSON_Duplicate(new_config, true));
         }
     }
-    snprintf(name, sizeof(name), "%s", str_or_null(doc, "name"));
+    name = strdup(str_or_null(doc, "name"));
+    if (name == NULL) {
+        cJSON_Delete(doc);
+        srv_resp_detail(r, 500, "out of memory");
+        return;
+    }
     store_new(r, doc, name);
+    free(name);
 }
 
 void

@@ -87,7 +87,8 @@ srv_deploy_apply(struct srv *s, const struct srv_ep_rec *rec, struct lf_err *err
     snprintf(spec.endpoint_id, sizeof(spec.endpoint_id), "%s", rec->id);
     spec.generation = rec->generation;
     snprintf(spec.bundle_id, sizeof(spec.bundle_id), "%s", bid->valuestring);
-    snprintf(spec.location, sizeof(spec.location), "%s", srv_bundle_artifact(bundle));
+    if (srv_bundle_artifact(bundle)[0] != '\0')
+        spec.location = strdup(srv_bundle_artifact(bundle));
     spec.worker_json = srv_bundle_worker_json(bundle);
     spec.min_workers = json_int(rec->doc, "min_workers");
     spec.max_workers = json_int(rec->doc, "max_workers");

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lf_util.h"
+
 #define ENDPOINT_NAME_MAX_CHARS 63
 #define MAX_WORKERS_LIMIT 250
 #define CALLBACK_URL_MAX_CHARS 2083
@@ -198,7 +200,7 @@ srv_ep_name_valid(struct srv_valid *v, const cJSON *in)
 
     if (name == NULL)
         return false;
-    if (strlen(name->valuestring) > ENDPOINT_NAME_MAX_CHARS) {
+    if (lf_utf8_len(name->valuestring) > ENDPOINT_NAME_MAX_CHARS) {
         srv_valid_fail(v, "name", "ensure this value has at most 63 characters",
                        "value_error.any_str.max_length");
         return false;

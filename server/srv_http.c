@@ -163,6 +163,11 @@ finish(struct srv_req *r)
         srv_valid_init(&v, "body");
         if (r->body.len == 0) {
             srv_valid_fail(&v, NULL, "field required", "value_error.missing");
+        } else if (!lf_utf8_valid(r->body.data, r->body.len)) {
+            /* JSON text is UTF-8; storing other bytes would make every later
+             * listing unreadable. */
+            srv_valid_fail(&v, NULL, "request body is not valid UTF-8",
+                           "value_error.jsondecode");
         } else {
             r->json = cJSON_ParseWithLength(r->body.data, r->body.len);
             if (r->json == NULL)

@@ -22,7 +22,6 @@
 #define SRV_PATH_BYTES 2048
 #define SRV_MAX_SEGS 16
 #define SRV_MAX_PARAMS 4
-#define SRV_OWNER_BYTES 256
 
 struct srv_auth;
 

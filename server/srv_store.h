@@ -16,6 +16,8 @@
 #define SRV_STORE_SCHEMA_VERSION 1
 #define SRV_ID_BYTES 64
 #define SRV_NAME_BYTES 256
+/* Owners are API keys: up to this many bytes, NUL included. */
+#define SRV_OWNER_BYTES 1024
 #define SRV_STATUS_BYTES 32
 /* The creation log of an endpoint keeps at most its last this many bytes. */
 #define SRV_STORE_LOG_MAX_BYTES (64 * 1024)
@@ -56,7 +58,7 @@ int srv_store_bundle_list(struct srv_store *st, const char *owner, const char *n
 
 struct srv_ep_rec {
     char id[SRV_ID_BYTES];
-    char owner[SRV_NAME_BYTES];
+    char owner[SRV_OWNER_BYTES];
     char name[SRV_NAME_BYTES];
     char status[SRV_STATUS_BYTES];
     int64_t created_us;

@@ -567,6 +567,29 @@ START_TEST(test_random_hex_and_hash)
 }
 END_TEST
 
+START_TEST(test_utf8_valid)
+{
+    ck_assert_int_eq(lf_utf8_valid("", 0), 1);
+    ck_assert_int_eq(lf_utf8_valid("plain", 5), 1);
+    ck_assert_int_eq(lf_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9), 1);
+    ck_assert_int_eq(lf_utf8_valid("\xff", 1), 0);           /* never valid */
+    ck_assert_int_eq(lf_utf8_valid("\xc3", 1), 0);           /* truncated */
+    ck_assert_int_eq(lf_utf8_valid("\xc0\xaf", 2), 0);       /* overlong '/' */
+    ck_assert_int_eq(lf_utf8_valid("\xed\xa0\x80", 3), 0);   /* surrogate */
+    ck_assert_int_eq(lf_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* above U+10FFFF */
+    ck_assert_int_eq(lf_utf8_valid("a\x80" "b", 3), 0);          /* stray continuation */
+}
+END_TEST
+
+START_TEST(test_utf8_len)
+{
+    ck_assert_uint_eq(lf_utf8_len(""), 0);
+    ck_assert_uint_eq(lf_utf8_len("abc"), 3);
+    ck_assert_uint_eq(lf_utf8_len("\xc3\xa9t\xc3\xa9"), 3);
+    ck_assert_uint_eq(lf_utf8_len("\xf0\x9f\x98\x80"), 1);
+}
+END_TEST
+
 Suite *
 common_suite(void)
 {
@@ -592,6 +615,10 @@ common_suite(void)
     tcase_add_test(tc, test_base64_round_trip_binary);
     tcase_add_test(tc, test_base64_decode_unpadded_and_plus_slash);
     tcase_add_test(tc, test_base64_decode_bad_input);
+
+    tc = unit_tcase(s, "utf8");
+    tcase_add_test(tc, test_utf8_valid);
+    tcase_add_test(tc, test_utf8_len);
 
     tc = unit_tcase(s, "lf_pct_decode");
     tcase_add_test(tc, test_pct_decode_good);
