@@ -16,7 +16,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libmicrohttpd12 libcjson1 libuv1 libsqlite3-0 libcurl4 \
-      libpython3.11 python3-cloudpickle ca-certificates \
+      libpython3.11 python3-cloudpickle python3-packaging ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin liftoff \

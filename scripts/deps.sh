@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev
             libmicrohttpd-dev libcjson-dev libuv1-dev libsqlite3-dev libcurl4-openssl-dev
-            python3-dev python3-cloudpickle)
+            python3-dev python3-cloudpickle python3-packaging)
 test_pkgs=(check python3-pytest python3-requests python3-numpy openssl curl)
 
 pkgs=("${build_pkgs[@]}")
