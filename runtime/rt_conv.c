@@ -252,6 +252,18 @@ parse_number(struct parser *ps)
 
 static PyObject *parse_value(struct parser *ps);
 
+/* After an item of an array or object: 1 if a ',' follows, 0 if close
+ * does (both consumed), -1 (with ValueError set) otherwise. */
+static int
+after_item(struct parser *ps, char close)
+{
+    skip_ws(ps);
+    if (ps->p < ps->end && (*ps->p == ',' || *ps->p == close))
+        return *ps->p++ == ',';
+    fail(ps, "Expecting ',' delimiter");
+    return -1;
+}
+
 static PyObject *
 parse_array(struct parser *ps)
 {
@@ -274,17 +286,11 @@ parse_array(struct parser *ps)
             return NULL;
         }
         Py_DECREF(item);
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            continue;
+        switch (after_item(ps, ']')) {
+        case 1: continue;
+        case 0: return list;
+        default: Py_DECREF(list); return NULL;
         }
-        if (ps->p < ps->end && *ps->p == ']') {
-            ps->p++;
-            return list;
-        }
-        Py_DECREF(list);
-        return fail(ps, "Expecting ',' delimiter");
     }
 }
 
@@ -328,17 +334,11 @@ parse_object(struct parser *ps)
         }
         Py_DECREF(key);
         Py_DECREF(value);
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            continue;
+        switch (after_item(ps, '}')) {
+        case 1: continue;
+        case 0: return dict;
+        default: Py_DECREF(dict); return NULL;
         }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
-            return dict;
-        }
-        Py_DECREF(dict);
-        return fail(ps, "Expecting ',' delimiter");
     }
 }
 

@@ -85,6 +85,7 @@ run_cmd(struct rt *rt, struct rt_cmd *c)
         rt_pool_predict(rt, c->spec.endpoint_id, c->call);
         break;
     case CMD_SHUTDOWN:
+        rt->closing = true;
         rt_pool_shutdown(rt);
         pthread_mutex_lock(&rt->lock);
         rt->shut = true;
@@ -128,6 +129,39 @@ thread_main(void *arg)
     uv_run(&rt->loop, UV_RUN_DEFAULT);
 }
 
+static void
+close_all(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Runs on the control thread at the end: stops every process, waits a
+ * little for them to be reaped, then closes every handle. */
+static void
+on_final(uv_async_t *a)
+{
+    struct rt *rt = a->data;
+    int64_t deadline = lf_mono_ms() + SHUTDOWN_REAP_MS;
+
+    rt->closing = true;
+    for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
+        rt_proc_stop(rt, pr);
+    while (rt->procs != NULL && lf_mono_ms() < deadline) {
+        uv_run(&rt->loop, UV_RUN_NOWAIT);
+        rt_proc_reap_finished(rt, 0);
+        if (rt->procs != NULL) {
+            struct timespec ts = { 0, 5 * 1000000L };
+
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
+        rt_proc_kill(pr);
+    uv_walk(&rt->loop, close_all, NULL);
+}
+
 int
 rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_event, void *ctx,
        struct rt **out, struct lf_err *err)
@@ -156,6 +190,8 @@ rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_event
     rt->loop.data = rt;
     uv_async_init(&rt->loop, &rt->wake, on_wake);
     rt->wake.data = rt;
+    uv_async_init(&rt->loop, &rt->final, on_final);
+    rt->final.data = rt;
     uv_timer_init(&rt->loop, &rt->tick);
     rt->tick.data = rt;
     uv_timer_start(&rt->tick, on_tick, TICK_MS, TICK_MS);
@@ -164,6 +200,7 @@ rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_event
     uv_signal_start(&rt->sigchld, rt_on_sigchld, SIGCHLD);
     if (uv_thread_create(&rt->thread, thread_main, rt) != 0) {
         uv_close((uv_handle_t *)&rt->wake, NULL);
+        uv_close((uv_handle_t *)&rt->final, NULL);
         uv_close((uv_handle_t *)&rt->tick, NULL);
         uv_close((uv_handle_t *)&rt->sigchld, NULL);
         uv_run(&rt->loop, UV_RUN_DEFAULT);
@@ -300,38 +337,6 @@ rt_shutdown(struct rt *rt)
     pthread_mutex_unlock(&rt->lock);
 }
 
-static void
-close_all(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-/* Runs on the control thread at the end: stops every process, waits a
- * little for them to be reaped, then closes every handle. */
-static void
-on_final(uv_async_t *a)
-{
-    struct rt *rt = a->data;
-    int64_t deadline = lf_mono_ms() + SHUTDOWN_REAP_MS;
-
-    for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
-        rt_proc_stop(rt, pr);
-    while (rt->procs != NULL && lf_mono_ms() < deadline) {
-        uv_run(&rt->loop, UV_RUN_NOWAIT);
-        rt_proc_reap_finished(rt, 0);
-        if (rt->procs != NULL) {
-            struct timespec ts = { 0, 5 * 1000000L };
-
-            nanosleep(&ts, NULL);
-        }
-    }
-    for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
-        rt_proc_kill(pr);
-    uv_walk(&rt->loop, close_all, NULL);
-}
-
 void
 rt_free(struct rt *rt)
 {
@@ -341,18 +346,13 @@ rt_free(struct rt *rt)
     pthread_mutex_lock(&rt->lock);
     rt->stopping = true;
     pthread_mutex_unlock(&rt->lock);
-    /* Reuse the wake handle for the final pass. */
-    uv_async_send(&rt->wake);
-    rt->wake.async_cb = on_final;
-    uv_async_send(&rt->wake);
+    uv_async_send(&rt->final);
     uv_thread_join(&rt->thread);
     while (rt->procs != NULL) {
         struct rt_proc *pr = rt->procs;
 
         rt->procs = pr->next;
-        lf_buf_release(&pr->rbuf);
-        free(pr->load_error);
-        free(pr);
+        rt_proc_free(pr);
     }
     while (rt->endpoints != NULL) {
         struct rt_endpoint *ep = rt->endpoints;
@@ -362,9 +362,7 @@ rt_free(struct rt *rt)
             struct rt_pool *p = ep->pools;
 
             ep->pools = p->next;
-            rt_spec_release(&p->spec);
-            free(p->spec_env);
-            free(p);
+            rt_pool_destroy(p);
         }
         free(ep);
     }

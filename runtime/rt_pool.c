@@ -189,9 +189,9 @@ retire_older(struct rt *rt, struct rt_pool *p)
 }
 
 static bool
-can_start(const struct rt_pool *p)
+can_start(const struct rt *rt, const struct rt_pool *p)
 {
-    if (lf_mono_ms() < p->next_start_ms)
+    if (rt->closing || lf_mono_ms() < p->next_start_ms)
         return false;
     if (p->fork_mode)
         return p->zygote != NULL && p->zygote->state == RT_PROC_READY;
@@ -211,7 +211,7 @@ progress(struct rt *rt, struct rt_pool *p)
         return;
     }
     /* A zygote that died is started again, after the crash backoff. */
-    if (p->fork_mode && p->zygote == NULL && p->state != RT_POOL_DRAINING &&
+    if (p->fork_mode && p->zygote == NULL && p->state != RT_POOL_DRAINING && !rt->closing &&
         lf_mono_ms() >= p->next_start_ms) {
         p->zygote = rt_proc_spawn(rt, p, RT_PROC_ZYGOTE);
         if (p->zygote == NULL)
@@ -220,7 +220,7 @@ progress(struct rt *rt, struct rt_pool *p)
     tally(rt, p, &starting, &ready, &in_flight);
     want = desired_workers(p, in_flight);
     if (p->state != RT_POOL_LOADING || p->fork_mode || p->zygote == NULL) {
-        while (starting + ready < want && can_start(p)) {
+        while (starting + ready < want && can_start(rt, p)) {
             struct rt_proc *pr = p->fork_mode ? rt_proc_fork(rt, p)
                                               : rt_proc_spawn(rt, p, RT_PROC_WORKER);
 
@@ -316,6 +316,14 @@ ep_free_if_done(struct rt *rt, struct rt_endpoint *ep)
     free(ep);
 }
 
+void
+rt_pool_destroy(struct rt_pool *p)
+{
+    rt_spec_release(&p->spec);
+    free(p->spec_env);
+    free(p);
+}
+
 /* Frees a draining or failed pool once no request and no process is left.
  * Returns true if it freed p (and maybe its endpoint). */
 static bool
@@ -338,9 +346,7 @@ pool_free_if_done(struct rt *rt, struct rt_pool *p)
         if (pr->pool == p)
             pr->pool = NULL; /* they exit on their own; nothing waits on them */
     unlink_pool(p);
-    rt_spec_release(&p->spec);
-    free(p->spec_env);
-    free(p);
+    rt_pool_destroy(p);
     rt_counts_update(rt, ep);
     ep_free_if_done(rt, ep);
     return true;

@@ -335,6 +335,14 @@ rt_proc_stop(struct rt *rt, struct rt_proc *pr)
 }
 
 void
+rt_proc_free(struct rt_proc *pr)
+{
+    lf_buf_release(&pr->rbuf);
+    free(pr->load_error);
+    free(pr);
+}
+
+void
 rt_proc_kill(struct rt_proc *pr)
 {
     if (pr->pid > 0 && !pr->exited)
@@ -420,8 +428,6 @@ rt_proc_reap_finished(struct rt *rt, int64_t grace_ms)
         *link = pr->next;
         pr->state = RT_PROC_DEAD;
         rt_pool_on_exit(rt, pr);
-        lf_buf_release(&pr->rbuf);
-        free(pr->load_error);
-        free(pr);
+        rt_proc_free(pr);
     }
 }

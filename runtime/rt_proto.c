@@ -90,23 +90,36 @@ rt_frame_read(int fd, struct rt_frame_hdr *hdr, char **payload, struct lf_err *e
     return LF_OK;
 }
 
+/* Room for one passed descriptor, aligned for a cmsghdr. */
+union fd_space {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+};
+
+/* A one-byte message with room for one descriptor. */
+static void
+fd_msg(struct msghdr *msg, struct iovec *iov, char *byte, union fd_space *u)
+{
+    memset(msg, 0, sizeof(*msg));
+    memset(u, 0, sizeof(*u));
+    iov->iov_base = byte;
+    iov->iov_len = 1;
+    msg->msg_iov = iov;
+    msg->msg_iovlen = 1;
+    msg->msg_control = u->buf;
+    msg->msg_controllen = sizeof(u->buf);
+}
+
 int
 rt_fd_send(int sock, int fd_to_pass, struct lf_err *err)
 {
     char byte = 'F';
-    struct iovec iov = { &byte, 1 };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = { 0 };
+    struct iovec iov;
+    union fd_space u;
+    struct msghdr msg;
     struct cmsghdr *c;
 
-    memset(&u, 0, sizeof(u));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
+    fd_msg(&msg, &iov, &byte, &u);
     c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -123,19 +136,13 @@ int
 rt_fd_recv(int sock, int *fd_out, struct lf_err *err)
 {
     char byte;
-    struct iovec iov = { &byte, 1 };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = { 0 };
+    struct iovec iov;
+    union fd_space u;
+    struct msghdr msg;
     struct cmsghdr *c;
     ssize_t r;
 
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
+    fd_msg(&msg, &iov, &byte, &u);
     do {
         r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     } while (r < 0 && errno == EINTR);

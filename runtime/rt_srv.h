@@ -96,6 +96,7 @@ struct rt_cmd;
 struct rt {
     uv_loop_t loop;
     uv_async_t wake;
+    uv_async_t final;         /* rt_free's last pass on the loop */
     uv_timer_t tick;
     uv_signal_t sigchld;
     uv_thread_t thread;
@@ -104,6 +105,7 @@ struct rt {
     struct rt_cmd *head, *tail; /* lock */
     bool stopping;            /* lock: no new commands */
     bool shut;                /* lock: rt_shutdown has run on the loop */
+    bool closing;             /* loop only: shutting down, start no process */
     struct bl_ctx bl;
     struct rt_opts opts;
     rt_event_fn on_event;
@@ -128,6 +130,8 @@ struct rt_proc *rt_proc_fork(struct rt *rt, struct rt_pool *p);
 int rt_proc_send(struct rt *rt, struct rt_proc *w, struct rt_call *c);
 void rt_proc_stop(struct rt *rt, struct rt_proc *pr);
 void rt_proc_kill(struct rt_proc *pr);
+/* Frees a process record whose socket is closed. */
+void rt_proc_free(struct rt_proc *pr);
 void rt_on_sigchld(uv_signal_t *h, int signum);
 /* A forked worker told its pid: pick up an exit reaped before that. */
 void rt_proc_claim_exit(struct rt *rt, struct rt_proc *pr);
@@ -144,6 +148,8 @@ void rt_pool_remove(struct rt *rt, const char *endpoint_id, int64_t generation);
 void rt_pool_predict(struct rt *rt, const char *endpoint_id, struct rt_call *c);
 void rt_pool_tick(struct rt *rt);
 void rt_pool_shutdown(struct rt *rt);
+/* Frees a pool record (its processes and calls must be gone). */
+void rt_pool_destroy(struct rt_pool *p);
 /* Events from processes. */
 void rt_pool_on_ready(struct rt *rt, struct rt_proc *pr, const char *payload);
 void rt_pool_on_load_failed(struct rt *rt, struct rt_proc *pr, const char *payload);
