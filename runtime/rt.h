@@ -99,10 +99,6 @@ int rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_e
 int rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, size_t len,
                rt_reply_fn reply, void *ctx, struct lf_err *err);
 
-/* Sets the base of result_url links for workers started from now on.
- * Thread-safe. */
-void rt_set_public_url(struct rt *rt, const char *url);
-
 /* The live numbers of endpoint_id (zeros if the runtime does not know it).
  * Thread-safe. */
 void rt_endpoint_counts(struct rt *rt, const char *endpoint_id, struct rt_counts *out);

@@ -302,14 +302,6 @@ rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, 
 }
 
 void
-rt_set_public_url(struct rt *rt, const char *url)
-{
-    pthread_mutex_lock(&rt->lock);
-    snprintf(rt->opts.public_url, sizeof(rt->opts.public_url), "%s", url);
-    pthread_mutex_unlock(&rt->lock);
-}
-
-void
 rt_endpoint_counts(struct rt *rt, const char *endpoint_id, struct rt_counts *out)
 {
     memset(out, 0, sizeof(*out));

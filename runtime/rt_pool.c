@@ -491,9 +491,13 @@ rt_pool_predict(struct rt *rt, const char *endpoint_id, struct rt_call *c)
     struct rt_pool *p = ep && !ep->removing ? active_pool(ep) : NULL;
 
     if (p == NULL) {
-        rt_call_answer(c, 503, false, ep && !ep->removing
-                       ? "the endpoint cannot start its workers: see its creation logs"
-                       : "the endpoint is not deployed", 0);
+        /* The server found the endpoint; the runtime not knowing it means it
+         * is being deleted. */
+        if (ep != NULL && !ep->removing)
+            rt_call_answer(c, 503, false, "the endpoint cannot start its workers: see its "
+                           "creation logs", 0);
+        else
+            rt_call_answer(c, 404, false, "The specified endpoint could not be found.", 0);
         call_free(c);
         return;
     }

@@ -53,9 +53,7 @@ rt_spec_env(const struct rt *rt, const struct rt_endpoint_spec *spec)
     cJSON_AddStringToObject(o, "path", spec->location);
     cJSON_AddStringToObject(o, "bundle_id", spec->bundle_id);
     cJSON_AddStringToObject(o, "data_dir", rt->opts.data_dir);
-    pthread_mutex_lock((pthread_mutex_t *)&rt->lock);
     cJSON_AddStringToObject(o, "public_url", rt->opts.public_url);
-    pthread_mutex_unlock((pthread_mutex_t *)&rt->lock);
     cJSON_AddNumberToObject(o, "per_worker", spec->per_worker);
     cJSON_AddNumberToObject(o, "url_timeout_s", rt->opts.url_timeout_s);
     text = cJSON_PrintUnformatted(o);

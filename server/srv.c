@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lf_file.h"
 #include "lf_log.h"
@@ -41,6 +42,7 @@ runtime_opts(const struct srv *s, struct rt_opts *o)
     if (realpath("/proc/self/exe", o->exe) == NULL)
         snprintf(o->exe, sizeof(o->exe), "/proc/self/exe");
     snprintf(o->data_dir, sizeof(o->data_dir), "%s", s->cfg.data_dir);
+    snprintf(o->public_url, sizeof(o->public_url), "%s", s->public_url);
     o->sync_timeout_s = s->cfg.sync_timeout_s;
     o->queue_max = s->cfg.queue_max;
     o->scale_down_idle_s = s->cfg.scale_down_idle_s;
@@ -53,7 +55,8 @@ int
 srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
 {
     struct srv *s = calloc(1, sizeof(*s));
-    int rc, port = 0;
+    int rc, port = 0, listen_fd = -1;
+    bool ipv6 = false;
 
     if (s == NULL)
         return lf_err_set(err, LF_ENOMEM, "out of memory");
@@ -71,21 +74,31 @@ srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
         rc = srv_store_open(cfg->data_dir, &s->store, err);
     if (rc == LF_OK)
         rc = srv_auth_new(cfg->api_keys_file, &s->auth, err);
+    if (rc == LF_OK)
+        rc = srv_epcache_new(&s->epcache, err);
+    /* Bind first: the real port makes the public URL workers are given. */
+    if (rc == LF_OK)
+        rc = srv_http_bind(cfg, &listen_fd, &port, &ipv6, err);
     if (rc == LF_OK) {
         struct rt_opts opts;
 
+        make_public_url(s, port);
         runtime_opts(s, &opts);
         rc = rt_new(&s->bl, &opts, srv_deploy_on_event, s, &s->rt, err);
     }
+    /* Stored endpoints go back to the runtime before the first request. */
     if (rc == LF_OK)
-        rc = srv_http_start(s, &s->http, &port, err);
+        rc = srv_deploy_recover(s, err);
+    if (rc == LF_OK) {
+        rc = srv_http_start(s, listen_fd, ipv6, &s->http, err);
+        listen_fd = -1;
+    }
     if (rc != LF_OK) {
+        if (listen_fd >= 0)
+            close(listen_fd);
         srv_stop(s);
         return rc;
     }
-    /* The real port is known only now; no worker has started before it. */
-    make_public_url(s, port);
-    rt_set_public_url(s->rt, s->public_url);
     if (strchr(cfg->host, ':') != NULL)
         fprintf(stderr, "liftoff listening on http://[%s]:%d\n", cfg->host, port);
     else
@@ -93,11 +106,6 @@ srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
     fflush(stderr);
     lf_log(LF_LOG_INFO, "main", "data_dir=%s mode=%s public_url=%s", cfg->data_dir,
            cfg->api_keys_file[0] ? "closed" : "open", s->public_url);
-    rc = srv_deploy_recover(s, err);
-    if (rc != LF_OK) {
-        srv_stop(s);
-        return rc;
-    }
     *out = s;
     return LF_OK;
 }
@@ -118,6 +126,7 @@ srv_stop(struct srv *s)
         srv_http_stop(s->http);
     rt_free(s->rt);
     srv_auth_free(s->auth);
+    srv_epcache_free(s->epcache);
     srv_store_close(s->store);
     free(s);
 }

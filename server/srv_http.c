@@ -6,6 +6,7 @@
 #include "srv_int.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #define CONNECTION_MEMORY_BYTES (256 * 1024)
 #define DRAIN_POLL_MS 10
 #define LOG_PATH_BYTES 512
+#define LISTEN_BACKLOG 1024
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -281,50 +283,72 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int
-srv_http_start(struct srv *s, struct srv_http **out, int *port_out, struct lf_err *err)
+srv_http_bind(const struct cfg *cfg, int *fd_out, int *port_out, bool *ipv6, struct lf_err *err)
 {
     struct addrinfo hints = { 0 }, *ai = NULL;
-    struct srv_http *h;
-    const union MHD_DaemonInfo *info;
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof(addr);
     char port[16];
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    int gai;
+    int gai, fd, one = 1;
 
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
-    snprintf(port, sizeof(port), "%d", s->cfg.port);
-    gai = getaddrinfo(s->cfg.host, port, &hints, &ai);
+    snprintf(port, sizeof(port), "%d", cfg->port);
+    gai = getaddrinfo(cfg->host, port, &hints, &ai);
     if (gai != 0)
-        return lf_err_set(err, LF_ECONFIG, "invalid host '%s': %s", s->cfg.host,
+        return lf_err_set(err, LF_ECONFIG, "invalid host '%s': %s", cfg->host,
                           gai_strerror(gai));
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        lf_err_set(err, LF_EIO, "cannot listen on %s port %d: %s", cfg->host, cfg->port,
+                   strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return LF_EIO;
+    }
+    *ipv6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    *port_out = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                 : ((struct sockaddr_in *)&addr)->sin_port);
+    *fd_out = fd;
+    return LF_OK;
+}
+
+int
+srv_http_start(struct srv *s, int listen_fd, bool ipv6, struct srv_http **out,
+               struct lf_err *err)
+{
+    struct srv_http *h;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
     h = calloc(1, sizeof(*h));
     if (h == NULL) {
-        freeaddrinfo(ai);
+        close(listen_fd);
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     }
     h->srv = s;
     h->listen_fd = MHD_INVALID_SOCKET;
-    if (ai->ai_family == AF_INET6)
+    if (ipv6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->cfg.port, NULL, NULL, on_access, h,
+        flags, 0, NULL, NULL, on_access, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, to catch option errors */
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_BYTES,
         MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (h->daemon == NULL) {
+        close(listen_fd);
         free(h);
-        return lf_err_set(err, LF_EIO, "cannot listen on %s port %d (address in use?)",
-                          s->cfg.host, s->cfg.port);
+        return lf_err_set(err, LF_EIO, "cannot start the HTTP server");
     }
-    info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    *port_out = info ? info->port : s->cfg.port;
     *out = h;
     return LF_OK;
 }

@@ -24,6 +24,7 @@
 #define SRV_MAX_PARAMS 4
 
 struct srv_auth;
+struct srv_epcache;
 
 struct srv {
     struct cfg cfg;
@@ -31,6 +32,7 @@ struct srv {
     struct bl_ctx bl;
     struct srv_store *store;
     struct srv_auth *auth;
+    struct srv_epcache *epcache;
     struct rt *rt;
     struct srv_http *http;
 };
@@ -95,9 +97,14 @@ void srv_path_normalize(char *path);
 
 struct srv_http;
 
-/* Starts libmicrohttpd on cfg host and port; *port_out gets the real port.
- * Errors: LF_EIO. */
-int srv_http_start(struct srv *s, struct srv_http **out, int *port_out, struct lf_err *err);
+/* Opens the listening socket on cfg host and port (so the real port is known
+ * before anything else starts). Errors: LF_ECONFIG (bad host), LF_EIO. */
+int srv_http_bind(const struct cfg *cfg, int *fd_out, int *port_out, bool *ipv6,
+                  struct lf_err *err);
+
+/* Starts libmicrohttpd on listen_fd, which it takes. Errors: LF_EIO. */
+int srv_http_start(struct srv *s, int listen_fd, bool ipv6, struct srv_http **out,
+                   struct lf_err *err);
 
 /* Stops accepting and waits up to timeout_s for in-flight requests. */
 void srv_http_quiesce(struct srv_http *h, int timeout_s);
@@ -202,6 +209,22 @@ void srv_auth_free(struct srv_auth *a);
 /* Authenticates r from its Authorization header, filling r->owner. On
  * failure sets the 401 response and returns false. */
 bool srv_auth_check(struct srv_auth *a, struct srv_req *r);
+
+/* ---- srv_epcache.c: endpoint owner and type, in memory ---- */
+
+/* Errors: LF_ENOMEM. */
+int srv_epcache_new(struct srv_epcache **out, struct lf_err *err);
+void srv_epcache_free(struct srv_epcache *c);
+
+/* True, with *sync set, when endpoint id is cached and owned by owner.
+ * Thread-safe. */
+bool srv_epcache_get(struct srv_epcache *c, const char *id, const char *owner, bool *sync);
+
+/* Remembers endpoint id (copied). Thread-safe; silently skips on ENOMEM. */
+void srv_epcache_put(struct srv_epcache *c, const char *id, const char *owner, bool sync);
+
+/* Forgets endpoint id. Thread-safe. */
+void srv_epcache_remove(struct srv_epcache *c, const char *id);
 
 /* ---- handlers (one file per resource) ---- */
 

@@ -92,6 +92,7 @@ srv_h_sync_task(struct srv_req *r)
     struct lf_err err = { 0 };
     char tag[TAG_TEXT_BYTES];
     const char *type;
+    bool sync;
     char *body;
 
     if (id == NULL) {
@@ -102,23 +103,26 @@ srv_h_sync_task(struct srv_req *r)
         srv_valid_respond(&v, r);
         return;
     }
-    if (srv_store_ep_get(r->srv->store, r->owner, id, &rec, &err) != LF_OK ||
-        strcmp(rec.status, "DELETE_IN_PROGRESS") == 0) {
+    if (!srv_epcache_get(r->srv->epcache, id, r->owner, &sync)) {
+        if (srv_store_ep_get(r->srv->store, r->owner, id, &rec, &err) != LF_OK ||
+            strcmp(rec.status, "DELETE_IN_PROGRESS") == 0) {
+            srv_ep_rec_release(&rec);
+            if (err.code != LF_OK && err.code != LF_ENOENT)
+                srv_resp_err(r, &err);
+            else
+                srv_resp_detail(r, 404, "The specified endpoint could not be found.");
+            return;
+        }
+        type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec.doc, "endpoint_type"));
+        sync = type != NULL && strcmp(type, "sync") == 0;
+        srv_epcache_put(r->srv->epcache, id, r->owner, sync);
         srv_ep_rec_release(&rec);
-        if (err.code != LF_OK && err.code != LF_ENOENT)
-            srv_resp_err(r, &err);
-        else
-            srv_resp_detail(r, 404, "The specified endpoint could not be found.");
-        return;
     }
-    type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec.doc, "endpoint_type"));
-    if (type == NULL || strcmp(type, "sync") != 0) {
+    if (!sync) {
         srv_resp_detail(r, 400, "Unsupported inference type: Endpoint %s does not serve sync "
                         "tasks.", id);
-        srv_ep_rec_release(&rec);
         return;
     }
-    srv_ep_rec_release(&rec);
     if (!valid_request(r))
         return;
     body = malloc(r->body.len + 1);

@@ -736,6 +736,40 @@ START_TEST(test_resp_err_statuses)
 }
 END_TEST
 
+START_TEST(test_epcache)
+{
+    struct srv_epcache *c = NULL;
+    struct lf_err err = {0};
+    char id[32];
+    bool sync = false;
+
+    ck_assert_int_eq(srv_epcache_new(&c, &err), LF_OK);
+    ck_assert(!srv_epcache_get(c, "end_a", "k1", &sync));
+    /* Enough entries to grow the table several times. */
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof(id), "end_%d", i);
+        srv_epcache_put(c, id, i % 2 ? "k1" : "k2", i % 3 == 0);
+    }
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof(id), "end_%d", i);
+        ck_assert(srv_epcache_get(c, id, i % 2 ? "k1" : "k2", &sync));
+        ck_assert_int_eq(sync, i % 3 == 0);
+        ck_assert(!srv_epcache_get(c, id, i % 2 ? "k2" : "k1", &sync)); /* other owner */
+    }
+    /* Removing every other entry keeps the rest reachable. */
+    for (int i = 0; i < 500; i += 2) {
+        snprintf(id, sizeof(id), "end_%d", i);
+        srv_epcache_remove(c, id);
+    }
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof(id), "end_%d", i);
+        ck_assert_int_eq(srv_epcache_get(c, id, i % 2 ? "k1" : "k2", &sync), i % 2 == 1);
+    }
+    srv_epcache_remove(c, "end_missing");
+    srv_epcache_free(c);
+}
+END_TEST
+
 Suite *
 srv_suite(void)
 {
@@ -760,6 +794,9 @@ srv_suite(void)
     tcase_add_test(tc, test_settings_apply_create_errors);
     tcase_add_test(tc, test_settings_apply_update_merges_labels);
     tcase_add_test(tc, test_ep_name_valid);
+
+    tc = unit_tcase(s, "srv_epcache");
+    tcase_add_test(tc, test_epcache);
 
     tc = unit_tcase(s, "srv_auth");
     tcase_add_test(tc, test_auth_new);
