@@ -191,7 +191,8 @@ retire_older(struct rt *rt, struct rt_pool *p)
 static bool
 can_start(const struct rt *rt, const struct rt_pool *p)
 {
-    if (rt->closing || lf_mono_ms() < p->next_start_ms)
+    /* Nothing starts before the artifact is resolved (spec_env is made then). */
+    if (rt->closing || p->spec_env == NULL || lf_mono_ms() < p->next_start_ms)
         return false;
     if (p->fork_mode)
         return p->zygote != NULL && p->zygote->state == RT_PROC_READY;
@@ -211,8 +212,7 @@ progress(struct rt *rt, struct rt_pool *p)
         return;
     }
     /* A zygote that died is started again, after the crash backoff. */
-    if (p->fork_mode && p->zygote == NULL && p->state != RT_POOL_DRAINING && !rt->closing &&
-        lf_mono_ms() >= p->next_start_ms) {
+    if (p->fork_mode && p->zygote == NULL && p->state != RT_POOL_DRAINING && can_start(rt, p)) {
         p->zygote = rt_proc_spawn(rt, p, RT_PROC_ZYGOTE);
         if (p->zygote == NULL)
             p->next_start_ms = lf_mono_ms() + BACKOFF_MAX_MS;

@@ -76,9 +76,17 @@ srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
         rc = srv_auth_new(cfg->api_keys_file, &s->auth, err);
     if (rc == LF_OK)
         rc = srv_epcache_new(&s->epcache, err);
-    /* Bind first: the real port makes the public URL workers are given. */
+    /* Bind first: the real port makes the public URL workers are given.
+     * Connections wait in the backlog until HTTP starts, moments later. */
     if (rc == LF_OK)
         rc = srv_http_bind(cfg, &listen_fd, &port, &ipv6, err);
+    if (rc == LF_OK) {
+        /* The first line on stderr, before any log line. */
+        fprintf(stderr, strchr(cfg->host, ':') ? "liftoff listening on http://[%s]:%d\n"
+                                               : "liftoff listening on http://%s:%d\n",
+                cfg->host, port);
+        fflush(stderr);
+    }
     if (rc == LF_OK) {
         struct rt_opts opts;
 
@@ -99,11 +107,6 @@ srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
         srv_stop(s);
         return rc;
     }
-    if (strchr(cfg->host, ':') != NULL)
-        fprintf(stderr, "liftoff listening on http://[%s]:%d\n", cfg->host, port);
-    else
-        fprintf(stderr, "liftoff listening on http://%s:%d\n", cfg->host, port);
-    fflush(stderr);
     lf_log(LF_LOG_INFO, "main", "data_dir=%s mode=%s public_url=%s", cfg->data_dir,
            cfg->api_keys_file[0] ? "closed" : "open", s->public_url);
     *out = s;
