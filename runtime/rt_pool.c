@@ -229,7 +229,7 @@ progress(struct rt *rt, struct rt_pool *p)
             starting++;
         }
     }
-    if (p->state == RT_POOL_LOADING && ready >= p->spec.min_workers &&
+    if (p->state == RT_POOL_LOADING && p->mode_known && ready >= p->spec.min_workers &&
         (p->fork_mode ? p->zygote && p->zygote->state == RT_PROC_READY : p->zygote == NULL)) {
         p->state = RT_POOL_READY;
         rt_emit(rt, p, RT_PHASE_READY, "endpoint is ready: %d workers, %s", ready,
@@ -340,7 +340,9 @@ pool_free_if_done(struct rt *rt, struct rt_pool *p)
         else if (pr->state != RT_PROC_STOPPING)
             rt_proc_stop(rt, pr);
     }
-    if (busy || (p->state == RT_POOL_FAILED && p == ep->pools && !ep->removing))
+    /* A resolve in flight still points at p. */
+    if (busy || p->resolving ||
+        (p->state == RT_POOL_FAILED && p == ep->pools && !ep->removing))
         return false; /* the newest failed pool stays, so its status is explained */
     for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
         if (pr->pool == p)
@@ -379,7 +381,10 @@ resolve_done(uv_work_t *w, int status)
     struct rt_pool *p = r->pool;
     struct rt *rt = r->rt;
 
-    if (status != 0 || r->rc != LF_OK) {
+    p->resolving = false;
+    if (p->state != RT_POOL_LOADING || rt->closing) {
+        /* Deleted, replaced or shutting down meanwhile: nothing to start. */
+    } else if (status != 0 || r->rc != LF_OK) {
         fail_pool(rt, p, status != 0 ? "cancelled" : r->err.msg);
     } else if (p->state == RT_POOL_LOADING) {
         char *path = strdup(r->path);
@@ -399,6 +404,7 @@ resolve_done(uv_work_t *w, int status)
                 rt_emit(rt, p, RT_PHASE_LOG, "loading the bundle in a zygote (pid %d)",
                         (int)p->zygote->pid);
         } else {
+            p->mode_known = true;
             rt_emit(rt, p, RT_PHASE_LOG, "starting fresh workers (zygote disabled)");
         }
     }
@@ -453,7 +459,9 @@ rt_pool_apply(struct rt *rt, struct rt_endpoint_spec *spec)
     r->rt = rt;
     r->pool = p;
     r->work.data = r;
+    p->resolving = true;
     if (uv_queue_work(&rt->loop, &r->work, resolve_run, resolve_done) != 0) {
+        p->resolving = false;
         free(r);
         fail_pool(rt, p, "cannot start the deployment");
     }
@@ -532,6 +540,7 @@ rt_pool_on_ready(struct rt *rt, struct rt_proc *pr, const char *payload)
     if (p == NULL)
         return;
     if (pr->kind == RT_PROC_ZYGOTE) {
+        p->mode_known = true;
         if (threads > 1) {
             rt_emit(rt, p, RT_PHASE_LOG, "the bundle started %d threads while loading: it is "
                     "not safe to fork, so workers start fresh", threads - 1);

@@ -215,6 +215,8 @@ rt_proc_spawn(struct rt *rt, struct rt_pool *p, enum rt_proc_kind kind)
     sigset_t none;
     struct rt_proc *pr;
 
+    if (rt->closing)
+        return NULL;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         lf_log(LF_LOG_ERR, "rt", "cannot make a worker socket: %s", strerror(errno));
         return NULL;
@@ -263,7 +265,8 @@ rt_proc_fork(struct rt *rt, struct rt_pool *p)
     int sv[2], zfd = -1;
     struct lf_err err = { 0 };
 
-    if (p->zygote == NULL || uv_fileno((uv_handle_t *)&p->zygote->pipe, &zfd) != 0)
+    if (rt->closing || p->zygote == NULL ||
+        uv_fileno((uv_handle_t *)&p->zygote->pipe, &zfd) != 0)
         return NULL;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return NULL;

@@ -73,6 +73,8 @@ struct rt_pool {
     enum rt_pool_state state;
     struct rt_proc *zygote;   /* NULL when workers start fresh */
     bool fork_mode;           /* workers come from the zygote */
+    bool mode_known;          /* fork_mode is decided (the zygote loaded, or none is used) */
+    bool resolving;           /* the artifact is being resolved on the thread pool */
     struct rt_queue queue;
     int crashes;              /* unexpected exits in the current window */
     int64_t crash_window_ms;

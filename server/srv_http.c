@@ -323,7 +323,10 @@ srv_http_start(struct srv *s, int listen_fd, bool ipv6, struct srv_http **out,
                struct lf_err *err)
 {
     struct srv_http *h;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+    /* poll(), not epoll: with a thread pool, MHD 0.9.75 can abort in
+     * MHD_quiesce_daemon while removing the listen socket from a worker's
+     * epoll set. Each thread polls only its own few connections. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
     h = calloc(1, sizeof(*h));
