@@ -21,7 +21,7 @@
 #define DEFAULT_PORT 5000
 #define DEFAULT_MAX_BODY_BYTES (16 * MIB)
 #define DEFAULT_MAX_UPLOAD_BYTES (20 * GIB)
-#define DEFAULT_HTTP_THREADS 4
+#define DEFAULT_HTTP_THREADS 2
 #define MAX_HTTP_THREADS 256
 #define DEFAULT_DOWNLOAD_TIMEOUT_S 600
 #define DEFAULT_SHUTDOWN_TIMEOUT_S 30
@@ -67,7 +67,7 @@ static const struct setting settings[] = {
     { "log_level", "--log-level", "LIFTOFF_LOG_LEVEL", K_LEVEL, NUM(log_level), 0, 0,
       "error, warn, info or debug (default info)" },
     { "http_threads", "--http-threads", "LIFTOFF_HTTP_THREADS", K_INT, NUM(http_threads), 1,
-      MAX_HTTP_THREADS, "HTTP worker threads (default 4)" },
+      MAX_HTTP_THREADS, "HTTP worker threads (default 2)" },
     { "download_timeout_s", "--download-timeout-s", "LIFTOFF_DOWNLOAD_TIMEOUT_S", K_INT,
       NUM(download_timeout_s), 1, MAX_TIMEOUT_S, "limit on one http(s) download (default 600)" },
     { "shutdown_timeout_s", "--shutdown-timeout-s", "LIFTOFF_SHUTDOWN_TIMEOUT_S", K_INT,

@@ -22,7 +22,9 @@
 #include "lf_util.h"
 
 #define CONNECTION_IDLE_TIMEOUT_S 120
-#define CONNECTION_MEMORY_BYTES (256 * 1024)
+/* MHD zeroes the pool for each request on a kept-alive connection: keep it
+ * small (bodies stream through our own buffers, not the pool). */
+#define CONNECTION_MEMORY_BYTES (32 * 1024)
 #define DRAIN_POLL_MS 10
 #define LOG_PATH_BYTES 512
 #define LISTEN_BACKLOG 1024

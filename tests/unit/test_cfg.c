@@ -71,7 +71,7 @@ check_defaults(const struct cfg *c)
     ck_assert_uint_eq(c->max_body_bytes, 16 * MIB);
     ck_assert_uint_eq(c->max_upload_bytes, 20 * GIB);
     ck_assert_int_eq(c->log_level, LF_LOG_INFO);
-    ck_assert_int_eq(c->http_threads, 4);
+    ck_assert_int_eq(c->http_threads, 2);
     ck_assert_int_eq(c->download_timeout_s, 600);
     ck_assert_int_eq(c->shutdown_timeout_s, 30);
     ck_assert_int_eq(c->upload_token_ttl_s, 3600);
@@ -170,7 +170,7 @@ START_TEST(test_cfg_precedence)
     unit_tmp_make(dir);
     unit_tmp_write(dir, "c.json",
                    "{\"port\": 6000, \"host\": \"10.0.0.1\", \"log_level\": \"warn\","
-                   " \"http_threads\": 2}",
+                   " \"http_threads\": 3}",
                    path);
     ck_assert_int_eq(setenv("LIFTOFF_CONFIG", path, 1), 0);
     ck_assert_int_eq(setenv("LIFTOFF_PORT", "7000", 1), 0);
@@ -184,7 +184,7 @@ START_TEST(test_cfg_precedence)
     ck_assert_int_eq(c.port, 8000);             /* flag > env > file */
     ck_assert_str_eq(c.host, "10.0.0.2");       /* env > file */
     ck_assert_int_eq(c.log_level, LF_LOG_WARN); /* file > default */
-    ck_assert_int_eq(c.http_threads, 2);
+    ck_assert_int_eq(c.http_threads, 3);  /* file > default */
     ck_assert_uint_eq(c.max_body_bytes, 2048);  /* env > default */
     ck_assert_str_eq(c.data_dir, "/d");         /* flag > default */
     ck_assert_uint_eq(c.max_upload_bytes, 20 * GIB);
