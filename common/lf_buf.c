@@ -39,7 +39,7 @@ grow(struct lf_buf *b, size_t need)
     want = b->alloc ? b->alloc : BUF_MIN_ALLOC_BYTES;
     while (want < need + 1)
         want *= 2;
-    if (want > b->max_bytes + 1)
+    if (want - 1 > b->max_bytes) /* (max_bytes + 1 would wrap at SIZE_MAX) */
         want = b->max_bytes + 1;
     p = realloc(b->data, want);
     if (p == NULL)

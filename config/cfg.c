@@ -32,6 +32,12 @@
 #define MAX_QUEUE_MAX 1000000
 #define DEFAULT_SCALE_DOWN_IDLE_S 60
 #define DEFAULT_WORKER_START_TIMEOUT_S 600
+#define DEFAULT_TASK_EXPIRY_S 86400
+#define DEFAULT_TASK_TIMEOUT_S 3600
+#define DEFAULT_TASK_RETRIES 1
+#define MAX_TASK_RETRIES 100
+#define DEFAULT_TASK_RESULT_TTL_S 86400
+#define DEFAULT_CALLBACK_TIMEOUT_S 10
 
 enum kind { K_STRING, K_PATH, K_INT, K_SIZE, K_LEVEL, K_URL, K_BOOL };
 
@@ -89,6 +95,20 @@ static const struct setting settings[] = {
       "loading a bundle may take this long (default 600)" },
     { "zygote", "--zygote", "LIFTOFF_ZYGOTE", K_BOOL, NUM(zygote), 0, 0,
       "true: fork workers from a process that loaded the bundle once (default true)" },
+    { "task_expiry_s", "--task-expiry-s", "LIFTOFF_TASK_EXPIRY_S", K_INT, NUM(task_expiry_s),
+      1, MAX_TIMEOUT_S, "an async task not started within this ends FAILURE (default 86400)" },
+    { "task_timeout_s", "--task-timeout-s", "LIFTOFF_TASK_TIMEOUT_S", K_INT,
+      NUM(task_timeout_s), 1, MAX_TIMEOUT_S,
+      "an async task running longer ends FAILURE (default 3600)" },
+    { "task_retries", "--task-retries", "LIFTOFF_TASK_RETRIES", K_INT, NUM(task_retries), 0,
+      MAX_TASK_RETRIES, "reruns of an async task whose worker died (default 1)" },
+    { "task_result_ttl_s", "--task-result-ttl-s", "LIFTOFF_TASK_RESULT_TTL_S", K_INT,
+      NUM(task_result_ttl_s), 1, MAX_TIMEOUT_S,
+      "ended async tasks are kept this long, then purged (default 86400)" },
+    { "callback_ca_file", "--callback-ca-file", "LIFTOFF_CALLBACK_CA_FILE", K_PATH,
+      STR(callback_ca_file), 0, 0, "CA bundle trusted for https callbacks (default: system)" },
+    { "callback_timeout_s", "--callback-timeout-s", "LIFTOFF_CALLBACK_TIMEOUT_S", K_INT,
+      NUM(callback_timeout_s), 1, 3600, "limit on one callback attempt (default 10)" },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -112,6 +132,11 @@ cfg_defaults(struct cfg *c)
     c->scale_down_idle_s = DEFAULT_SCALE_DOWN_IDLE_S;
     c->worker_start_timeout_s = DEFAULT_WORKER_START_TIMEOUT_S;
     c->zygote = 1;
+    c->task_expiry_s = DEFAULT_TASK_EXPIRY_S;
+    c->task_timeout_s = DEFAULT_TASK_TIMEOUT_S;
+    c->task_retries = DEFAULT_TASK_RETRIES;
+    c->task_result_ttl_s = DEFAULT_TASK_RESULT_TTL_S;
+    c->callback_timeout_s = DEFAULT_CALLBACK_TIMEOUT_S;
 }
 
 int

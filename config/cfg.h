@@ -33,6 +33,12 @@ struct cfg {
     int scale_down_idle_s;       /* an idle worker above min_workers stops after this */
     int worker_start_timeout_s;  /* loading a bundle may take this long */
     int zygote;                  /* 1: fork workers from a zygote when the bundle allows */
+    int task_expiry_s;           /* an async task not started by then ends FAILURE */
+    int task_timeout_s;          /* an async task running longer ends FAILURE */
+    int task_retries;            /* reruns of an async task whose worker died */
+    int task_result_ttl_s;       /* ended async tasks are purged after this */
+    char callback_ca_file[PATH_MAX]; /* CA bundle for https callbacks; "" = system */
+    int callback_timeout_s;      /* one callback attempt */
 };
 
 /* Fills c with the built-in defaults. */

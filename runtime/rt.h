@@ -62,17 +62,40 @@ struct rt_opts {
     bool use_zygote;             /* false: always start fresh workers */
 };
 
+/* How a prediction ended. */
+enum rt_outcome {
+    RT_OK,             /* body = the worker response JSON */
+    RT_FAILED,         /* the predict function raised: body = traceback */
+    RT_BAD_REQUEST,    /* the request itself is invalid: body = message */
+    RT_WORKER_LOST,    /* the worker died running it: body = "worker exited: ..." */
+    RT_QUEUE_TIMEOUT,  /* no worker took it in time */
+    RT_RUN_TIMEOUT,    /* it ran past its deadline */
+    RT_QUEUE_FULL,
+    RT_NOT_FOUND,      /* the runtime does not hold the endpoint (being deleted) */
+    RT_UNAVAILABLE,    /* the endpoint cannot start workers, or shutdown */
+};
+
 /* The answer to one prediction. Pointers are valid during the callback. */
 struct rt_reply {
-    int http_status;      /* 200 (SUCCESS or FAILURE), 400, 408, 429 or 503 */
-    bool success;         /* with 200: SUCCESS (body = worker response JSON) or
-                           * FAILURE (body = traceback text) */
-    const char *body;     /* see success; for other statuses, the detail text */
+    enum rt_outcome outcome;
+    int http_status;      /* for sync: 200 (RT_OK, RT_FAILED, RT_WORKER_LOST), 400, 404, 408,
+                           * 429 or 503 */
+    bool success;         /* outcome == RT_OK */
+    const char *body;     /* see outcome; otherwise the detail text */
     size_t len;
 };
 
 /* Called once per rt_predict, on the control thread. */
 typedef void (*rt_reply_fn)(void *ctx, const struct rt_reply *reply);
+
+/* Options of one prediction; NULL means a sync request. */
+struct rt_call_opts {
+    int64_t queue_timeout_ms; /* how long it may wait for a worker */
+    int64_t run_timeout_ms;   /* how long it may run once a worker has it */
+    bool durable;             /* the caller stored it: not limited by queue_max */
+    void (*on_start)(void *ctx); /* optional: called on the control thread when a worker
+                                  * takes it */
+};
 
 /* Live numbers of an endpoint, for its status. */
 struct rt_counts {
@@ -93,11 +116,13 @@ int rt_new(const struct bl_ctx *bl, const struct rt_opts *opts, rt_event_fn on_e
 
 /* Runs one prediction on endpoint_id: body (taken: freed by the runtime) is
  * the request JSON, tag the owner's results folder name (up to 16 chars).
- * reply is called exactly once, on the control thread, within the sync
- * timeout. Thread-safe; never blocks on a worker. Errors (reply is then not
+ * reply is called exactly once, on the control thread: for a sync request
+ * (opts NULL) within the sync timeout, else within its queue and run
+ * timeouts. Thread-safe; never blocks on a worker. Errors (reply is then not
  * called): LF_ENOMEM, LF_EBUSY (shutting down). */
 int rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, size_t len,
-               rt_reply_fn reply, void *ctx, struct lf_err *err);
+               const struct rt_call_opts *opts, rt_reply_fn reply, void *ctx,
+               struct lf_err *err);
 
 /* The live numbers of endpoint_id (zeros if the runtime does not know it).
  * Thread-safe. */

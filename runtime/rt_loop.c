@@ -59,10 +59,25 @@ rt_spec_release(struct rt_endpoint_spec *spec)
     spec->worker_json = NULL;
 }
 
-void
-rt_call_answer(struct rt_call *c, int http_status, bool success, const char *body, size_t len)
+static int
+outcome_status(enum rt_outcome o)
 {
-    struct rt_reply r = { http_status, success, body, len ? len : strlen(body) };
+    switch (o) {
+    case RT_OK: case RT_FAILED: case RT_WORKER_LOST: return 200;
+    case RT_BAD_REQUEST: return 400;
+    case RT_NOT_FOUND: return 404;
+    case RT_QUEUE_TIMEOUT: case RT_RUN_TIMEOUT: return 408;
+    case RT_QUEUE_FULL: return 429;
+    case RT_UNAVAILABLE: break;
+    }
+    return 503;
+}
+
+void
+rt_call_answer(struct rt_call *c, enum rt_outcome outcome, const char *body, size_t len)
+{
+    struct rt_reply r = { outcome, outcome_status(outcome), outcome == RT_OK, body,
+                          len ? len : strlen(body) };
 
     if (c->answered)
         return;
@@ -275,7 +290,7 @@ rt_endpoint_remove(struct rt *rt, const char *endpoint_id, int64_t generation,
 
 int
 rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, size_t len,
-           rt_reply_fn reply, void *ctx, struct lf_err *err)
+           const struct rt_call_opts *opts, rt_reply_fn reply, void *ctx, struct lf_err *err)
 {
     struct rt_cmd *c = new_cmd(CMD_PREDICT, endpoint_id);
     struct rt_call *call = calloc(1, sizeof(*call));
@@ -289,7 +304,14 @@ rt_predict(struct rt *rt, const char *endpoint_id, const char *tag, char *body, 
     memcpy(call->tag, tag, strnlen(tag, RT_TAG_BYTES)); /* not NUL-terminated */
     call->body = body;
     call->len = len;
-    call->deadline_ms = lf_mono_ms() + (int64_t)rt->opts.sync_timeout_s * 1000;
+    if (opts != NULL) {
+        call->deadline_ms = lf_mono_ms() + opts->queue_timeout_ms;
+        call->run_timeout_ms = opts->run_timeout_ms > 0 ? opts->run_timeout_ms : 1;
+        call->durable = opts->durable;
+        call->on_start = opts->on_start;
+    } else {
+        call->deadline_ms = lf_mono_ms() + (int64_t)rt->opts.sync_timeout_s * 1000;
+    }
     call->reply = reply;
     call->ctx = ctx;
     c->call = call;

@@ -167,6 +167,10 @@ dispatch(struct rt *rt, struct rt_pool *p)
         c->next = best->calls;
         best->calls = c;
         best->in_flight++;
+        c->run_deadline_ms = c->run_timeout_ms > 0 ? lf_mono_ms() + c->run_timeout_ms
+                                                   : c->deadline_ms;
+        if (c->on_start != NULL)
+            c->on_start(c->ctx);
     }
 }
 
@@ -271,7 +275,7 @@ fail_pool(struct rt *rt, struct rt_pool *p, const char *why)
             queue_push(&other->queue, c);
             continue;
         }
-        rt_call_answer(c, 503, false, "the endpoint cannot start its workers: see its "
+        rt_call_answer(c, RT_UNAVAILABLE, "the endpoint cannot start its workers: see its "
                        "creation logs", 0);
         call_free(c);
     }
@@ -502,15 +506,15 @@ rt_pool_predict(struct rt *rt, const char *endpoint_id, struct rt_call *c)
         /* The server found the endpoint; the runtime not knowing it means it
          * is being deleted. */
         if (ep != NULL && !ep->removing)
-            rt_call_answer(c, 503, false, "the endpoint cannot start its workers: see its "
-                           "creation logs", 0);
+            rt_call_answer(c, RT_UNAVAILABLE, "the endpoint cannot start its workers: see "
+                           "its creation logs", 0);
         else
-            rt_call_answer(c, 404, false, "The specified endpoint could not be found.", 0);
+            rt_call_answer(c, RT_NOT_FOUND, "The specified endpoint could not be found.", 0);
         call_free(c);
         return;
     }
-    if (p->queue.len >= rt->opts.queue_max) {
-        rt_call_answer(c, 429, false, "Too many requests: the endpoint's queue is full", 0);
+    if (!c->durable && p->queue.len >= rt->opts.queue_max) {
+        rt_call_answer(c, RT_QUEUE_FULL, "Too many requests: the endpoint's queue is full", 0);
         call_free(c);
         return;
     }
@@ -594,14 +598,14 @@ rt_pool_on_result(struct rt *rt, struct rt_proc *pr, const struct rt_frame_hdr *
     if (pr->in_flight == 0)
         pr->idle_since_ms = lf_mono_ms();
     if (h->flags == RT_FL_OK) {
-        rt_call_answer(c, 200, true, payload, h->len);
+        rt_call_answer(c, RT_OK, payload, h->len);
     } else if (h->flags == RT_FL_BAD_REQUEST) {
         char detail[1024];
 
         snprintf(detail, sizeof(detail), "Invalid request: %s", payload);
-        rt_call_answer(c, 400, false, detail, 0);
+        rt_call_answer(c, RT_BAD_REQUEST, detail, 0);
     } else {
-        rt_call_answer(c, 200, false, payload, h->len);
+        rt_call_answer(c, RT_FAILED, payload, h->len);
     }
     call_free(c);
     if (pr->pool != NULL)
@@ -652,7 +656,7 @@ rt_pool_on_exit(struct rt *rt, struct rt_proc *pr)
     while ((c = pr->calls) != NULL) {
         pr->calls = c->next;
         if (!c->answered)
-            rt_call_answer(c, 200, false, what, 0);
+            rt_call_answer(c, RT_WORKER_LOST, what, 0);
         call_free(c);
     }
     pr->in_flight = 0;
@@ -691,7 +695,7 @@ expire_calls(struct rt *rt, struct rt_pool *p, int64_t now)
         if (p->queue.tail == c)
             p->queue.tail = prev;
         p->queue.len--;
-        rt_call_answer(c, 408, false, "Request timed out.", 0);
+        rt_call_answer(c, RT_QUEUE_TIMEOUT, "Request timed out.", 0);
         call_free(c);
     }
     (void)rt;
@@ -706,8 +710,8 @@ rt_pool_tick(struct rt *rt)
 
     for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next) {
         for (struct rt_call *c = pr->calls; c != NULL; c = c->next)
-            if (!c->answered && c->deadline_ms <= now)
-                rt_call_answer(c, 408, false, "Request timed out.", 0);
+            if (!c->answered && c->run_deadline_ms <= now)
+                rt_call_answer(c, RT_RUN_TIMEOUT, "Request timed out.", 0);
         if (pr->state == RT_PROC_STARTING && now - pr->started_ms > start_limit_ms) {
             free(pr->load_error);
             pr->load_error = strdup("timed out loading the bundle");
@@ -746,7 +750,7 @@ rt_pool_shutdown(struct rt *rt)
             struct rt_call *c;
 
             while ((c = queue_pop(&p->queue)) != NULL) {
-                rt_call_answer(c, 503, false, "the server is shutting down", 0);
+                rt_call_answer(c, RT_UNAVAILABLE, "the server is shutting down", 0);
                 call_free(c);
             }
         }
@@ -754,5 +758,5 @@ rt_pool_shutdown(struct rt *rt)
     for (struct rt_proc *pr = rt->procs; pr != NULL; pr = pr->next)
         for (struct rt_call *c = pr->calls; c != NULL; c = c->next)
             if (!c->answered)
-                rt_call_answer(c, 503, false, "the server is shutting down", 0);
+                rt_call_answer(c, RT_UNAVAILABLE, "the server is shutting down", 0);
 }

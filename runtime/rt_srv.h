@@ -23,7 +23,11 @@ struct rt_call {
     char tag[RT_TAG_BYTES];
     char *body;               /* owned until written to a worker */
     size_t len;
-    int64_t deadline_ms;
+    int64_t deadline_ms;      /* answered RT_QUEUE_TIMEOUT if still queued then */
+    int64_t run_timeout_ms;   /* after a worker takes it; 0: deadline_ms holds */
+    int64_t run_deadline_ms;  /* set when a worker takes it */
+    bool durable;
+    void (*on_start)(void *ctx);
     rt_reply_fn reply;
     void *ctx;
     bool answered;            /* reply has been called */
@@ -122,8 +126,8 @@ struct rt {
 /* ---- rt_loop.c ---- */
 void rt_emit(struct rt *rt, const struct rt_pool *p, enum rt_phase phase, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void rt_call_answer(struct rt_call *c, int http_status, bool success, const char *body,
-                    size_t len);
+/* Answers c once with outcome and body (len 0: strlen). */
+void rt_call_answer(struct rt_call *c, enum rt_outcome outcome, const char *body, size_t len);
 void rt_counts_update(struct rt *rt, struct rt_endpoint *ep);
 
 /* ---- rt_proc.c ---- */

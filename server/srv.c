@@ -94,9 +94,20 @@ srv_start(const struct cfg *cfg, struct srv **out, struct lf_err *err)
         runtime_opts(s, &opts);
         rc = rt_new(&s->bl, &opts, srv_deploy_on_event, s, &s->rt, err);
     }
-    /* Stored endpoints go back to the runtime before the first request. */
+    if (rc == LF_OK)
+        rc = srv_callbacks_new(s, &s->callbacks, err);
+    if (rc == LF_OK)
+        rc = srv_async_new(s, &s->async, err);
+    if (rc == LF_OK)
+        rc = srv_batch_new(s, &s->batch, err);
+    /* Stored endpoints go back to the runtime before the first request, and
+     * pending tasks after them. */
     if (rc == LF_OK)
         rc = srv_deploy_recover(s, err);
+    if (rc == LF_OK)
+        rc = srv_batch_recover(s->batch, err);
+    if (rc == LF_OK)
+        rc = srv_async_recover(s->async, err);
     if (rc == LF_OK) {
         rc = srv_http_start(s, listen_fd, ipv6, &s->http, err);
         listen_fd = -1;
@@ -123,11 +134,15 @@ srv_stop(struct srv *s)
      * suspended. */
     if (s->http != NULL)
         srv_http_quiesce(s->http, s->cfg.shutdown_timeout_s);
+    srv_async_shutdown(s->async);
     if (s->rt != NULL)
         rt_shutdown(s->rt);
     if (s->http != NULL)
         srv_http_stop(s->http);
     rt_free(s->rt);
+    srv_async_free(s->async);
+    srv_batch_free(s->batch);
+    srv_callbacks_free(s->callbacks);
     srv_auth_free(s->auth);
     srv_epcache_free(s->epcache);
     srv_store_close(s->store);

@@ -33,6 +33,10 @@ srv_deploy_on_event(void *ctx, const struct rt_event *ev)
     struct lf_err err = { 0 };
     char line[DEPLOY_LOG_LINE_BYTES], when[LF_TIME_ISO_BYTES];
 
+    if (strncmp(ev->endpoint_id, "bat_", 4) == 0) {
+        srv_batch_on_event(s->batch, ev);
+        return;
+    }
     if (ev->phase == RT_PHASE_REMOVED) {
         if (srv_store_ep_remove(s->store, ev->endpoint_id, &err) != LF_OK)
             lf_log(LF_LOG_ERR, "deploy", "endpoint=%s cannot remove: %s", ev->endpoint_id,
@@ -94,6 +98,26 @@ srv_deploy_apply(struct srv *s, const struct srv_ep_rec *rec, struct lf_err *err
     spec.max_workers = json_int(rec->doc, "max_workers");
     spec.per_worker = json_int(rec->doc, "per_worker");
     cJSON_Delete(bundle);
+    return rt_endpoint_apply(s->rt, &spec, err);
+}
+
+int
+srv_deploy_batch_pool(struct srv *s, const char *job_id, const cJSON *bundle, int max_workers,
+                      int per_worker, struct lf_err *err)
+{
+    struct rt_endpoint_spec spec;
+
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.endpoint_id, sizeof(spec.endpoint_id), "%s", job_id);
+    spec.generation = 1;
+    snprintf(spec.bundle_id, sizeof(spec.bundle_id), "%s",
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(bundle, "id")));
+    if (srv_bundle_artifact(bundle)[0] != '\0')
+        spec.location = strdup(srv_bundle_artifact(bundle));
+    spec.worker_json = srv_bundle_worker_json(bundle);
+    spec.min_workers = 0;
+    spec.max_workers = max_workers;
+    spec.per_worker = per_worker;
     return rt_endpoint_apply(s->rt, &spec, err);
 }
 

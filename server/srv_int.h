@@ -25,6 +25,9 @@
 
 struct srv_auth;
 struct srv_epcache;
+struct srv_async;
+struct srv_callbacks;
+struct srv_batch;
 
 struct srv {
     struct cfg cfg;
@@ -33,6 +36,9 @@ struct srv {
     struct srv_store *store;
     struct srv_auth *auth;
     struct srv_epcache *epcache;
+    struct srv_async *async;
+    struct srv_callbacks *callbacks;
+    struct srv_batch *batch;
     struct rt *rt;
     struct srv_http *http;
 };
@@ -226,6 +232,63 @@ void srv_epcache_put(struct srv_epcache *c, const char *id, const char *owner, b
 /* Forgets endpoint id. Thread-safe. */
 void srv_epcache_remove(struct srv_epcache *c, const char *id);
 
+/* ---- srv_tasks.c: what sync and async predictions share ---- */
+
+/* Loads r's endpoint id for a prediction into rec. Answers 422 (no id) or
+ * 404 (missing, another owner's, being deleted) and returns false. */
+bool srv_predict_target(struct srv_req *r, const char *id, struct srv_ep_rec *rec);
+
+/* Validates r's EndpointPredictV1Request; answers 422/400 and returns false. */
+bool srv_predict_request_valid(struct srv_req *r);
+
+/* ---- srv_async.c: async tasks ---- */
+
+/* Starts the task writer thread. Errors: LF_ENOMEM, LF_EIO. */
+int srv_async_new(struct srv *s, struct srv_async **out, struct lf_err *err);
+
+/* Submits every PENDING task of the store again (after the runtime has the
+ * endpoints). Errors: LF_EIO. */
+int srv_async_recover(struct srv_async *a, struct lf_err *err);
+
+/* Runs stored task t (PENDING, e.g. a batch row), taking its strings.
+ * Errors: LF_ENOMEM. */
+int srv_async_adopt(struct srv_async *a, struct srv_task_rec *t, struct lf_err *err);
+
+/* From now on, replies that come from the shutdown leave tasks PENDING. */
+void srv_async_shutdown(struct srv_async *a);
+
+/* Writes what has ended, stops the writer and frees a. NULL is a no-op. */
+void srv_async_free(struct srv_async *a);
+
+/* ---- srv_batch.c: batch jobs ---- */
+
+/* Starts the batch thread. Errors: LF_ENOMEM, LF_EIO. */
+int srv_batch_new(struct srv *s, struct srv_batch **out, struct lf_err *err);
+
+/* Restarts what was running: pools of RUNNING jobs, PENDING jobs' input.
+ * Call before srv_async_recover. Errors: LF_EIO. */
+int srv_batch_recover(struct srv_batch *b, struct lf_err *err);
+
+/* A row of job_id ended (committed): maybe the job is done. Thread-safe. */
+void srv_batch_note(struct srv_batch *b, const char *job_id);
+
+/* A runtime event for a batch pool (job_id is the pool's endpoint id). */
+void srv_batch_on_event(struct srv_batch *b, const struct rt_event *ev);
+
+/* Stops the thread and frees b. NULL is a no-op. */
+void srv_batch_free(struct srv_batch *b);
+
+/* ---- srv_callbacks.c: callback deliveries ---- */
+
+/* Starts the delivery thread. Errors: LF_ENOMEM, LF_EIO. */
+int srv_callbacks_new(struct srv *s, struct srv_callbacks **out, struct lf_err *err);
+
+/* Wakes it: deliveries were queued. Thread-safe. */
+void srv_callbacks_kick(struct srv_callbacks *c);
+
+/* Stops the thread (after the attempt in hand) and frees c. NULL: no-op. */
+void srv_callbacks_free(struct srv_callbacks *c);
+
 /* ---- handlers (one file per resource) ---- */
 
 void srv_h_health(struct srv_req *r);
@@ -249,6 +312,12 @@ void srv_h_endpoint_delete(struct srv_req *r);
 void srv_h_endpoint_logs(struct srv_req *r);
 void srv_h_schema_json(struct srv_req *r);
 void srv_h_sync_task(struct srv_req *r);
+void srv_h_async_create(struct srv_req *r);
+void srv_h_async_get(struct srv_req *r);
+void srv_h_batch_create(struct srv_req *r);
+void srv_h_batch_get(struct srv_req *r);
+void srv_h_batch_cancel(struct srv_req *r);
+void srv_h_batch_result(struct srv_req *r);
 void srv_h_result_get(struct srv_req *r);
 void srv_h_schema_html(struct srv_req *r);
 
@@ -274,6 +343,11 @@ void srv_deploy_on_event(void *ctx, const struct rt_event *ev);
 /* Hands endpoint rec (its current generation) to the runtime. Errors as
  * rt_endpoint_apply; LF_ENOENT when its bundle is gone. */
 int srv_deploy_apply(struct srv *s, const struct srv_ep_rec *rec, struct lf_err *err);
+
+/* Starts the temporary pool of batch job job_id for bundle doc. Errors as
+ * rt_endpoint_apply. */
+int srv_deploy_batch_pool(struct srv *s, const char *job_id, const cJSON *bundle,
+                          int max_workers, int per_worker, struct lf_err *err);
 
 /* Redeploys every stored endpoint after a restart, and finishes deletions
  * that were in progress. Errors: LF_EIO. */

@@ -42,6 +42,12 @@ static const struct srv_route routes[] = {
     { "GET", "/v1/model-endpoints-api", srv_h_schema_html, 0 },
 
     { "POST", "/v1/sync-tasks", srv_h_sync_task, SRV_ROUTE_JSON },
+    { "POST", "/v1/async-tasks", srv_h_async_create, SRV_ROUTE_JSON },
+    { "GET", "/v1/async-tasks/{}", srv_h_async_get, 0 },
+    { "POST", "/v1/batch-jobs", srv_h_batch_create, SRV_ROUTE_JSON },
+    { "GET", "/v1/batch-jobs/{}", srv_h_batch_get, 0 },
+    { "PUT", "/v1/batch-jobs/{}", srv_h_batch_cancel, SRV_ROUTE_JSON },
+    { "GET", "/v1/batch-jobs/{}/result", srv_h_batch_result, 0 },
     { "GET", "/v1/results/{}", srv_h_result_get, 0 },
 };
 

@@ -13,7 +13,7 @@
 #include "lf_err.h"
 
 /* The version the migrations in srv_store.c bring a database to. */
-#define SRV_STORE_SCHEMA_VERSION 1
+#define SRV_STORE_SCHEMA_VERSION 2
 #define SRV_ID_BYTES 64
 #define SRV_NAME_BYTES 256
 /* Owners are API keys: up to this many bytes, NUL included. */
@@ -115,6 +115,143 @@ int srv_store_ep_all(struct srv_store *st, struct srv_ep_rec **out, size_t *n,
 
 /* Frees an array from srv_store_ep_list or srv_store_ep_all. */
 void srv_ep_recs_free(struct srv_ep_rec *recs, size_t n);
+
+/* ---- async tasks: rows written before the task id is answered ---- */
+
+#define SRV_TASK_STATE_BYTES 16
+
+struct srv_task_rec {
+    char id[SRV_ID_BYTES];
+    char endpoint_id[SRV_ID_BYTES];
+    char state[SRV_TASK_STATE_BYTES]; /* PENDING, SUCCESS or FAILURE */
+    char *owner;          /* owned, as every pointer below (NULL allowed but owner/request) */
+    char *request;        /* the EndpointPredictV1Request JSON as received */
+    char *result;         /* the worker response JSON (SUCCESS) */
+    char *traceback;      /* FAILURE */
+    char *callback_url;   /* where to post when it ends; NULL = no callback */
+    char *callback_auth;  /* CallbackAuth JSON, or NULL */
+    int attempts;         /* runs started so far */
+    int64_t created_us;
+    int64_t finished_us;  /* 0 while PENDING */
+    char batch_id[SRV_ID_BYTES]; /* "" unless a batch job's row */
+    int64_t batch_row;    /* its index in the input */
+    char *batch_key;      /* the input's id column */
+};
+
+/* Frees what t owns. */
+void srv_task_rec_release(struct srv_task_rec *t);
+
+/* Stores a new PENDING task (committed on return). Errors: LF_EIO. */
+int srv_store_task_insert(struct srv_store *st, const struct srv_task_rec *t,
+                          struct lf_err *err);
+
+/* Loads task id. Errors: LF_ENOENT, LF_EIO. */
+int srv_store_task_get(struct srv_store *st, const char *id, struct srv_task_rec *out,
+                       struct lf_err *err);
+
+/* Every PENDING task, oldest first, for recovery at start; *out is a
+ * malloc'd array of *n records (release each, then free). Errors: LF_EIO. */
+int srv_store_tasks_pending(struct srv_store *st, struct srv_task_rec **out, size_t *n,
+                            struct lf_err *err);
+
+/* How one task ended, for srv_store_tasks_end. */
+struct srv_task_end {
+    const char *id;
+    const char *state;          /* SUCCESS or FAILURE */
+    const char *result;         /* or NULL */
+    const char *traceback;      /* or NULL */
+    int attempts;
+    const char *callback_url;   /* NULL: no callback */
+    const char *callback_auth;  /* NULL: none */
+    const char *callback_body;  /* with callback_url */
+};
+
+/* Ends n tasks in one transaction (a group commit), queueing their
+ * callbacks in the same one, so an ended task's callback survives a crash.
+ * Errors: LF_EIO (nothing is written). */
+int srv_store_tasks_end(struct srv_store *st, const struct srv_task_end *ends, size_t n,
+                        int64_t now_us, struct lf_err *err);
+
+/* Deletes tasks that ended before before_us. *deleted gets the count. */
+int srv_store_tasks_purge(struct srv_store *st, int64_t before_us, int *deleted,
+                          struct lf_err *err);
+
+/* ---- batch jobs: a record, plus one task row per input row ---- */
+
+struct srv_batch_rec {
+    char id[SRV_ID_BYTES];
+    char status[SRV_STATUS_BYTES]; /* PENDING, RUNNING, SUCCESS, FAILURE, CANCELLED */
+    char *owner;
+    cJSON *doc;           /* owned: the request and what the server adds */
+    char *error;          /* why it failed, or NULL */
+    int64_t created_us, finished_us;
+    int64_t total, completed; /* -1 while unknown */
+};
+
+void srv_batch_rec_release(struct srv_batch_rec *b);
+
+/* Stores a new PENDING job. Errors: LF_EIO. */
+int srv_store_batch_insert(struct srv_store *st, const struct srv_batch_rec *b,
+                           struct lf_err *err);
+
+/* Loads job id (of owner; any owner when NULL). Errors: LF_ENOENT, LF_EIO. */
+int srv_store_batch_get(struct srv_store *st, const char *owner, const char *id,
+                        struct srv_batch_rec *out, struct lf_err *err);
+
+/* Jobs in status (PENDING or RUNNING), for recovery. */
+int srv_store_batch_list(struct srv_store *st, const char *status, struct srv_batch_rec **out,
+                         size_t *n, struct lf_err *err);
+
+/* Starts job id: inserts its n task rows and sets it RUNNING with total n,
+ * in one transaction. Errors: LF_EIO. */
+int srv_store_batch_start(struct srv_store *st, const char *id, const struct srv_task_rec *rows,
+                          size_t n, struct lf_err *err);
+
+/* Sets job id's status (and error, finished time, completed count when
+ * final); a final status is only set on a job not already final. */
+int srv_store_batch_set(struct srv_store *st, const char *id, const char *status,
+                        const char *error, int64_t completed, struct lf_err *err);
+
+/* Counts job id's rows: *pending still PENDING, *done ended. */
+int srv_store_batch_counts(struct srv_store *st, const char *id, int64_t *pending,
+                           int64_t *done, struct lf_err *err);
+
+/* Calls fn for each row of job id in input order, then deletes the rows
+ * when del. Errors: LF_EIO, or fn's. */
+int srv_store_batch_rows(struct srv_store *st, const char *id,
+                         int (*fn)(const struct srv_task_rec *t, void *ctx), void *ctx,
+                         struct lf_err *err);
+
+/* Deletes job id's rows. */
+int srv_store_batch_drop_rows(struct srv_store *st, const char *id, struct lf_err *err);
+
+/* Ends job id's PENDING rows as FAILURE with why (cancel). */
+int srv_store_batch_fail_pending(struct srv_store *st, const char *id, const char *why,
+                                 struct lf_err *err);
+
+/* ---- callback deliveries ---- */
+
+struct srv_cb_rec {
+    int64_t id;
+    char *task_id, *url, *auth, *body; /* owned; auth may be NULL */
+    int attempts;
+};
+
+/* Frees what c owns. */
+void srv_cb_rec_release(struct srv_cb_rec *c);
+
+/* Up to max deliveries due at now_us, oldest first (malloc'd array; release
+ * each, then free). *next_us gets when the next later one is due (0: none).
+ * Errors: LF_EIO. */
+int srv_store_cb_due(struct srv_store *st, int64_t now_us, size_t max, struct srv_cb_rec **out,
+                     size_t *n, int64_t *next_us, struct lf_err *err);
+
+/* Removes delivery id (delivered, or given up). Errors: LF_EIO. */
+int srv_store_cb_done(struct srv_store *st, int64_t id, struct lf_err *err);
+
+/* Records a failed attempt of delivery id, due again at next_us. */
+int srv_store_cb_retry(struct srv_store *st, int64_t id, int attempts, int64_t next_us,
+                       struct lf_err *err);
 
 /* ---- signed upload URLs: one-time tokens for PUT /upload/<key> ---- */
 

@@ -30,7 +30,7 @@ on_reply(void *ctx, const struct rt_reply *rep)
 {
     struct srv_req *r = ctx;
 
-    if (rep->http_status == 200 && rep->success) {
+    if (rep->outcome == RT_OK) {
         struct lf_buf b;
         char *text;
         size_t len;
@@ -44,7 +44,7 @@ on_reply(void *ctx, const struct rt_reply *rep)
             srv_resp_take(r, 200, NULL, text, len);
         else
             srv_resp_detail(r, 500, "out of memory");
-    } else if (rep->http_status == 200) {
+    } else if (rep->outcome == RT_FAILED || rep->outcome == RT_WORKER_LOST) {
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "status", "FAILURE");
@@ -58,9 +58,8 @@ on_reply(void *ctx, const struct rt_reply *rep)
     srv_req_resume(r);
 }
 
-/* Checks the EndpointPredictV1Request fields the server relies on. */
-static bool
-valid_request(struct srv_req *r)
+bool
+srv_predict_request_valid(struct srv_req *r)
 {
     struct srv_valid v;
     const cJSON *url, *args;
@@ -84,6 +83,30 @@ valid_request(struct srv_req *r)
     return true;
 }
 
+bool
+srv_predict_target(struct srv_req *r, const char *id, struct srv_ep_rec *rec)
+{
+    struct lf_err err = { 0 };
+
+    if (id == NULL) {
+        struct srv_valid v;
+
+        srv_valid_init(&v, "query");
+        srv_valid_fail(&v, "model_endpoint_id", "field required", "value_error.missing");
+        srv_valid_respond(&v, r);
+        return false;
+    }
+    if (srv_store_ep_get(r->srv->store, r->owner, id, rec, &err) == LF_OK &&
+        strcmp(rec->status, "DELETE_IN_PROGRESS") != 0)
+        return true;
+    srv_ep_rec_release(rec);
+    if (err.code != LF_OK && err.code != LF_ENOENT)
+        srv_resp_err(r, &err);
+    else
+        srv_resp_detail(r, 404, "The specified endpoint could not be found.");
+    return false;
+}
+
 void
 srv_h_sync_task(struct srv_req *r)
 {
@@ -95,24 +118,9 @@ srv_h_sync_task(struct srv_req *r)
     bool sync;
     char *body;
 
-    if (id == NULL) {
-        struct srv_valid v;
-
-        srv_valid_init(&v, "query");
-        srv_valid_fail(&v, "model_endpoint_id", "field required", "value_error.missing");
-        srv_valid_respond(&v, r);
-        return;
-    }
-    if (!srv_epcache_get(r->srv->epcache, id, r->owner, &sync)) {
-        if (srv_store_ep_get(r->srv->store, r->owner, id, &rec, &err) != LF_OK ||
-            strcmp(rec.status, "DELETE_IN_PROGRESS") == 0) {
-            srv_ep_rec_release(&rec);
-            if (err.code != LF_OK && err.code != LF_ENOENT)
-                srv_resp_err(r, &err);
-            else
-                srv_resp_detail(r, 404, "The specified endpoint could not be found.");
+    if (id == NULL || !srv_epcache_get(r->srv->epcache, id, r->owner, &sync)) {
+        if (!srv_predict_target(r, id, &rec))
             return;
-        }
         type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec.doc, "endpoint_type"));
         sync = type != NULL && strcmp(type, "sync") == 0;
         srv_epcache_put(r->srv->epcache, id, r->owner, sync);
@@ -123,7 +131,7 @@ srv_h_sync_task(struct srv_req *r)
                         "tasks.", id);
         return;
     }
-    if (!valid_request(r))
+    if (!srv_predict_request_valid(r))
         return;
     body = malloc(r->body.len + 1);
     if (body == NULL) {
@@ -134,7 +142,7 @@ srv_h_sync_task(struct srv_req *r)
     body[r->body.len] = '\0';
     owner_tag(r->owner, tag);
     srv_req_suspend(r);
-    if (rt_predict(r->srv->rt, id, tag, body, r->body.len, on_reply, r, &err) != LF_OK) {
+    if (rt_predict(r->srv->rt, id, tag, body, r->body.len, NULL, on_reply, r, &err) != LF_OK) {
         srv_resp_detail(r, 503, "%s", err.msg);
         srv_req_resume(r);
     }
