@@ -139,10 +139,12 @@ void rt_shutdown(struct rt *rt);
  * Thread-safe. Errors: LF_ENOMEM, LF_EBUSY (shutting down). */
 int rt_endpoint_apply(struct rt *rt, struct rt_endpoint_spec *spec, struct lf_err *err);
 
-/* Stops everything of endpoint id in the background; RT_PHASE_REMOVED
- * follows with generation. Thread-safe. Errors: LF_ENOMEM, LF_EBUSY. */
+/* Stops everything of endpoint id in the background, after the requests
+ * in flight and queued have been answered (drop_queued: queued ones are
+ * answered RT_NOT_FOUND at once instead of run); RT_PHASE_REMOVED follows
+ * with generation. Thread-safe. Errors: LF_ENOMEM, LF_EBUSY. */
 int rt_endpoint_remove(struct rt *rt, const char *endpoint_id, int64_t generation,
-                       struct lf_err *err);
+                       bool drop_queued, struct lf_err *err);
 
 /* Stops every worker, stops the control thread, then frees rt. NULL is a
  * no-op. */

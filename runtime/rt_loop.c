@@ -26,6 +26,7 @@ struct rt_cmd {
     enum cmd_kind kind;
     struct rt_endpoint_spec spec;  /* APPLY; REMOVE and PREDICT use endpoint_id */
     struct rt_call *call;          /* PREDICT */
+    bool drop_queued;              /* REMOVE */
     struct rt_cmd *next;
 };
 
@@ -93,7 +94,7 @@ run_cmd(struct rt *rt, struct rt_cmd *c)
         rt_pool_apply(rt, &c->spec);
         break;
     case CMD_REMOVE:
-        rt_pool_remove(rt, c->spec.endpoint_id, c->spec.generation);
+        rt_pool_remove(rt, c->spec.endpoint_id, c->spec.generation, c->drop_queued);
         break;
     case CMD_PREDICT:
         c->call->id = ++rt->next_call_id;
@@ -278,13 +279,14 @@ rt_endpoint_apply(struct rt *rt, struct rt_endpoint_spec *spec, struct lf_err *e
 
 int
 rt_endpoint_remove(struct rt *rt, const char *endpoint_id, int64_t generation,
-                   struct lf_err *err)
+                   bool drop_queued, struct lf_err *err)
 {
     struct rt_cmd *c = new_cmd(CMD_REMOVE, endpoint_id);
 
     if (c == NULL)
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     c->spec.generation = generation;
+    c->drop_queued = drop_queued;
     return push(rt, c, err);
 }
 

@@ -472,7 +472,7 @@ rt_pool_apply(struct rt *rt, struct rt_endpoint_spec *spec)
 }
 
 void
-rt_pool_remove(struct rt *rt, const char *endpoint_id, int64_t generation)
+rt_pool_remove(struct rt *rt, const char *endpoint_id, int64_t generation, bool drop_queued)
 {
     struct rt_endpoint *ep = find_ep(rt, endpoint_id);
 
@@ -485,6 +485,12 @@ rt_pool_remove(struct rt *rt, const char *endpoint_id, int64_t generation)
     ep->removing = true;
     ep->remove_generation = generation;
     for (struct rt_pool *p = ep->pools; p != NULL; p = p->next) {
+        struct rt_call *c;
+
+        while (drop_queued && (c = queue_pop(&p->queue)) != NULL) {
+            rt_call_answer(c, RT_NOT_FOUND, "The specified endpoint could not be found.", 0);
+            call_free(c);
+        }
         if (p->state != RT_POOL_FAILED)
             p->state = RT_POOL_DRAINING;
         if (p->zygote != NULL)

@@ -150,7 +150,8 @@ char *rt_spec_env(const struct rt *rt, const struct rt_endpoint_spec *spec);
 
 /* ---- rt_pool.c ---- */
 void rt_pool_apply(struct rt *rt, struct rt_endpoint_spec *spec);
-void rt_pool_remove(struct rt *rt, const char *endpoint_id, int64_t generation);
+void rt_pool_remove(struct rt *rt, const char *endpoint_id, int64_t generation,
+                    bool drop_queued);
 void rt_pool_predict(struct rt *rt, const char *endpoint_id, struct rt_call *c);
 void rt_pool_tick(struct rt *rt);
 void rt_pool_shutdown(struct rt *rt);

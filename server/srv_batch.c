@@ -108,7 +108,7 @@ fail_job(struct srv_batch *b, const char *id, const char *why)
     lf_log(LF_LOG_WARN, "batch", "job=%s status=FAILURE %s", id, why);
     srv_store_batch_fail_pending(b->srv->store, id, why, NULL);
     srv_store_batch_set(b->srv->store, id, "FAILURE", why, 0, NULL);
-    rt_endpoint_remove(b->srv->rt, id, 1, NULL);
+    rt_endpoint_remove(b->srv->rt, id, 1, true, NULL);
 }
 
 /* The task rows of input: requests as the client's batch_async_request. */
@@ -276,7 +276,7 @@ check_job(struct srv_batch *b, const char *id)
             fail_job(b, id, err.msg);
         } else {
             srv_store_batch_set(b->srv->store, id, "SUCCESS", NULL, done, NULL);
-            rt_endpoint_remove(b->srv->rt, id, 1, NULL);
+            rt_endpoint_remove(b->srv->rt, id, 1, true, NULL);
             srv_store_batch_drop_rows(b->srv->store, id, NULL);
             lf_log(LF_LOG_INFO, "batch", "job=%s status=SUCCESS rows=%lld", id, (long long)done);
         }
@@ -535,7 +535,7 @@ srv_h_batch_cancel(struct srv_req *r)
         if (ok) {
             srv_store_batch_set(r->srv->store, job.id, "CANCELLED", "cancelled", 0, NULL);
             srv_store_batch_fail_pending(r->srv->store, job.id, "cancelled", NULL);
-            rt_endpoint_remove(r->srv->rt, job.id, 1, NULL);
+            rt_endpoint_remove(r->srv->rt, job.id, 1, true, NULL);
             lf_log(LF_LOG_INFO, "batch", "job=%s status=CANCELLED", job.id);
         }
     }

@@ -134,7 +134,7 @@ srv_deploy_recover(struct srv *s, struct lf_err *err)
         struct lf_err e = { 0 };
 
         if (strcmp(recs[i].status, "DELETE_IN_PROGRESS") == 0)
-            rc = rt_endpoint_remove(s->rt, recs[i].id, recs[i].generation, &e);
+            rc = rt_endpoint_remove(s->rt, recs[i].id, recs[i].generation, false, &e);
         else
             rc = srv_deploy_apply(s, &recs[i], &e);
         if (rc != LF_OK) {

@@ -338,7 +338,7 @@ srv_h_endpoint_delete(struct srv_req *r)
     }
     srv_epcache_remove(r->srv->epcache, rec.id);
     /* A failed hand-off is finished at the next start by srv_deploy_recover. */
-    rt_endpoint_remove(r->srv->rt, rec.id, rec.generation + 1, NULL);
+    rt_endpoint_remove(r->srv->rt, rec.id, rec.generation + 1, false, NULL);
     srv_ep_rec_release(&rec);
     obj = cJSON_CreateObject();
     cJSON_AddBoolToObject(obj, "deleted", 1);
