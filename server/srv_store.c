@@ -118,6 +118,23 @@ srv_store_exec(struct srv_store *st, const char *sql, struct lf_err *err)
 }
 
 int
+srv_store_reserve(void **arr, size_t *cap, size_t n, size_t size, struct lf_err *err)
+{
+    size_t want;
+    void *p;
+
+    if (n < *cap)
+        return LF_OK;
+    want = *cap ? *cap * 2 : 16;
+    p = realloc(*arr, want * size);
+    if (p == NULL)
+        return lf_err_set(err, LF_ENOMEM, "out of memory");
+    *arr = p;
+    *cap = want;
+    return LF_OK;
+}
+
+int
 srv_store_row_int(sqlite3_stmt *s, void *ctx, struct lf_err *err)
 {
     (void)err;

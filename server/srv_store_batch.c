@@ -38,15 +38,8 @@ row_batch_append(sqlite3_stmt *s, void *ctx, struct lf_err *err)
     struct srv_batch_rec *b;
     const unsigned char *e;
 
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        struct srv_batch_rec *p = realloc(l->recs, cap * sizeof(*p));
-
-        if (p == NULL)
-            return lf_err_set(err, LF_ENOMEM, "out of memory");
-        l->recs = p;
-        l->cap = cap;
-    }
+    if (srv_store_reserve((void **)&l->recs, &l->cap, l->n, sizeof(*l->recs), err) != LF_OK)
+        return LF_ENOMEM;
     b = &l->recs[l->n];
     memset(b, 0, sizeof(*b));
     snprintf(b->id, sizeof(b->id), "%s", (const char *)sqlite3_column_text(s, 0));

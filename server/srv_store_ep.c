@@ -55,15 +55,8 @@ row_ep_append(sqlite3_stmt *s, void *ctx, struct lf_err *err)
 {
     struct ep_list *l = ctx;
 
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        struct srv_ep_rec *p = realloc(l->recs, cap * sizeof(*p));
-
-        if (p == NULL)
-            return lf_err_set(err, LF_ENOMEM, "out of memory");
-        l->recs = p;
-        l->cap = cap;
-    }
+    if (srv_store_reserve((void **)&l->recs, &l->cap, l->n, sizeof(*l->recs), err) != LF_OK)
+        return LF_ENOMEM;
     if (ep_from_row(s, &l->recs[l->n], err) != LF_OK)
         return LF_EIO;
     l->n++;

@@ -30,6 +30,10 @@ int srv_store_row_int(sqlite3_stmt *s, void *ctx, struct lf_err *err);
 /* " ORDER BY ..." for order, by created_us (or name_column for ALPHA). */
 const char *srv_store_order_sql(enum srv_order order, const char *name_column);
 
+/* Makes room for element n of the array *arr of *cap elements of size
+ * bytes, doubling it when full. Errors: LF_ENOMEM (the array is kept). */
+int srv_store_reserve(void **arr, size_t *cap, size_t n, size_t size, struct lf_err *err);
+
 /* Runs BEGIN IMMEDIATE / COMMIT / ROLLBACK. Caller holds st->lock. */
 int srv_store_exec(struct srv_store *st, const char *sql, struct lf_err *err);
 
