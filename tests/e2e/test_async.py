@@ -21,6 +21,7 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 import cloudpickle
+import pytest
 import requests
 
 from artifacts import (PYTORCH_ENV, QUICKSTART_REQUIREMENTS, QUICKSTART_SCHEMA,
@@ -203,14 +204,23 @@ def test_quickstart_async_predict(server, make_client):
     assert task_value(wait_task(client, second)[0]) == -6
 
 
-def test_task_queued_before_ready(server, make_client):
+def test_task_queued_before_ready(server, make_client, file_server):
     """Spec 2.5: a task is accepted while the endpoint is still being built
-    and runs once it is ready."""
+    (its bundle downloads slowly) and runs once it is ready."""
     client = make_client(server)
-    quickstart_bundle(client)
-    ep = create_async_endpoint(client, "early", "test-bundle", wait=False)
+    url = file_server.add("/bundles/qs.pkl", quickstart_pickle("v1-model"))
+    client.api.call("POST", "/v1/model-bundles", {
+        "requirements": [], "packaging_type": "cloudpickle", "name": "slow-bundle",
+        "location": url, "env_params": PYTORCH_ENV, "metadata": quickstart_v1_metadata()})
+    for f in (server.data_dir / "cache").iterdir():    # downloaded at create (README)
+        f.unlink()
+    file_server.delay_s["/bundles/qs.pkl"] = 1.5
+    ep = create_async_endpoint(client, "early", "slow-bundle", wait=False)
     task_id = submit(client, ep["id"], {"x": 1, "y": "ab"})
+    assert client.status("early") != "READY", "the endpoint was ready before the task came"
+    assert get_task(client, task_id)["status"] == "PENDING"
     assert task_value(wait_task(client, task_id)[0]) == 4
+    assert client.status("early") == "READY"
 
 
 def test_many_tasks_each_get_their_own_answer(server, make_client):
@@ -409,10 +419,12 @@ def kill_running_worker(marker, timeout: float = 15.0) -> int:
     return pid
 
 
-def test_worker_killed_task_is_retried(start_server, make_client, tmp_path):
-    """--task-retries 1: a task whose worker is SIGKILLed runs again and ends
-    SUCCESS; killed twice, it ends FAILURE "worker exited: signal 9"."""
-    server = start_server("--task-retries", "1")
+@pytest.mark.parametrize("flags", [(), ("--task-retries", "1")], ids=["default", "retries-1"])
+def test_worker_killed_task_is_retried(start_server, make_client, tmp_path, flags):
+    """--task-retries 1 (the default): a task whose worker is SIGKILLed runs
+    again and ends SUCCESS; killed twice, it ends FAILURE "worker exited:
+    signal 9"."""
+    server = start_server(*flags)
     client = make_client(server)
     probe_bundle(client)
     ep = create_async_endpoint(client, "retry", "probe", min_workers=1, max_workers=1,
@@ -421,7 +433,7 @@ def test_worker_killed_task_is_retried(start_server, make_client, tmp_path):
     args = {"op": "echo", "value": "again", "sleep_s": 1.0, "marker": str(marker)}
     task_id = submit(client, ep["id"], args)
     first_pid = kill_running_worker(marker)
-    t, seen = wait_task(client, task_id, allow_requeue=True)
+    t, _ = wait_task(client, task_id, allow_requeue=True)
     out = task_value(t)
     assert out["value"] == "again" and out["pid"] != first_pid, (out, first_pid)
     assert int(wait_file(marker)) == out["pid"], "the retry ran in the worker that answered"
@@ -446,7 +458,7 @@ def test_worker_killed_without_retries(start_server, make_client, tmp_path):
     task_id = submit(client, ep["id"], {"op": "echo", "value": 1, "sleep_s": 3,
                                         "marker": str(marker)})
     pid = kill_running_worker(marker)
-    t, seen = wait_task(client, task_id)
+    t, _ = wait_task(client, task_id)
     assert t["status"] == "FAILURE" and "worker exited: signal 9" in t["traceback"], t
     assert not marker.exists(), "the task ran again"
     out = task_value(run_task(client, ep["id"], {"op": "echo", "value": 2}))
