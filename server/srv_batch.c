@@ -518,7 +518,6 @@ srv_h_batch_cancel(struct srv_req *r)
     struct srv_batch_rec job;
     struct srv_valid v;
     const cJSON *cancel;
-    bool ok = true;
     cJSON *o;
 
     srv_valid_init(&v, "body");
@@ -530,9 +529,10 @@ srv_h_batch_cancel(struct srv_req *r)
     srv_valid_release(&v);
     if (!load_job(r, &job))
         return;
+    /* As the reference: a job that has already ended is left as it is, and
+     * the answer is still a success. */
     if (cJSON_IsTrue(cancel)) {
-        ok = strcmp(job.status, "PENDING") == 0 || strcmp(job.status, "RUNNING") == 0;
-        if (ok) {
+        if (strcmp(job.status, "PENDING") == 0 || strcmp(job.status, "RUNNING") == 0) {
             srv_store_batch_set(r->srv->store, job.id, "CANCELLED", "cancelled", 0, NULL);
             srv_store_batch_fail_pending(r->srv->store, job.id, "cancelled", NULL);
             rt_endpoint_remove(r->srv->rt, job.id, 1, true, NULL);
@@ -541,7 +541,7 @@ srv_h_batch_cancel(struct srv_req *r)
     }
     srv_batch_rec_release(&job);
     o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "success", ok);
+    cJSON_AddBoolToObject(o, "success", 1);
     srv_resp_json(r, 200, o);
 }
 
