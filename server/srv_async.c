@@ -215,8 +215,7 @@ submit(struct live *l)
         return;
     }
     memcpy(body, l->request, l->len + 1);
-    snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)lf_hash64(l->owner,
-                                                                       strlen(l->owner)));
+    srv_owner_tag(l->owner, tag);
     l->attempts++;
     if (rt_predict(s->rt, l->endpoint_id, tag, body, l->len, &opts, on_reply, l, &err) != LF_OK)
         forget(a, l); /* shutting down: still PENDING in the store */

@@ -238,6 +238,10 @@ void srv_epcache_remove(struct srv_epcache *c, const char *id);
  * 404 (missing, another owner's, being deleted) and returns false. */
 bool srv_predict_target(struct srv_req *r, const char *id, struct srv_ep_rec *rec);
 
+/* The folder name of owner's pickled results (16 hex digits of a hash, so
+ * keys never reach the disk). */
+void srv_owner_tag(const char *owner, char out[RT_TAG_BYTES + 1]);
+
 /* Validates r's EndpointPredictV1Request; answers 422/400 and returns false. */
 bool srv_predict_request_valid(struct srv_req *r);
 

@@ -17,9 +17,8 @@
 #define RESULT_FILE_MAX_BYTES (1024ULL * 1024 * 1024)
 #define TAG_TEXT_BYTES (RT_TAG_BYTES + 1)
 
-/* The folder name of owner's results: a hash, so keys never reach disk. */
-static void
-owner_tag(const char *owner, char out[TAG_TEXT_BYTES])
+void
+srv_owner_tag(const char *owner, char out[RT_TAG_BYTES + 1])
 {
     snprintf(out, TAG_TEXT_BYTES, "%016llx", (unsigned long long)lf_hash64(owner, strlen(owner)));
 }
@@ -140,7 +139,7 @@ srv_h_sync_task(struct srv_req *r)
     }
     memcpy(body, r->body.data, r->body.len);
     body[r->body.len] = '\0';
-    owner_tag(r->owner, tag);
+    srv_owner_tag(r->owner, tag);
     srv_req_suspend(r);
     if (rt_predict(r->srv->rt, id, tag, body, r->body.len, NULL, on_reply, r, &err) != LF_OK) {
         srv_resp_detail(r, 503, "%s", err.msg);
@@ -161,7 +160,7 @@ srv_h_result_get(struct srv_req *r)
         srv_resp_detail(r, 404, "Result not found.");
         return;
     }
-    owner_tag(r->owner, tag);
+    srv_owner_tag(r->owner, tag);
     snprintf(path, sizeof(path), "%s/results/%s/%s.pkl", r->srv->cfg.data_dir, tag, id);
     if (lf_file_read(path, RESULT_FILE_MAX_BYTES, &data, &len, &err) != LF_OK) {
         if (err.code == LF_ENOENT)
