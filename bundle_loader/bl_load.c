@@ -93,13 +93,6 @@ bl_boot_init(struct lf_err *err)
     return LF_OK;
 }
 
-void
-bl_boot_release(void)
-{
-    Py_CLEAR(g.boot);
-    Py_CLEAR(g.format_exception);
-}
-
 /* Calls liftoff_boot.<name>(*args). Returns a new reference or NULL with an
  * exception pending. */
 static PyObject *

@@ -10,9 +10,6 @@
  * the traceback in err->trace). */
 int bl_boot_init(struct lf_err *err);
 
-/* GIL held. Drops the boot module. */
-void bl_boot_release(void);
-
 /* GIL held. Loads the bundle that spec describes (a dict: kind, path,
  * bundle_id, requirements, app_config, data_dir, module paths) and puts the
  * predict callable in *predict_out (new reference). Errors: LF_EPYTHON with

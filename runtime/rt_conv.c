@@ -34,12 +34,6 @@ rt_conv_init(void)
     return json_dumps_fn ? 0 : -1;
 }
 
-void
-rt_conv_release(void)
-{
-    Py_CLEAR(json_dumps_fn);
-}
-
 /* ---- parsing ---- */
 
 struct parser {
@@ -252,6 +246,20 @@ parse_number(struct parser *ps)
 
 static PyObject *parse_value(struct parser *ps);
 
+/* Consumes the opening bracket; true (the closing one consumed too) when
+ * the array or object is empty. */
+static bool
+open_empty(struct parser *ps, char close)
+{
+    ps->p++;
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return true;
+    }
+    return false;
+}
+
 /* After an item of an array or object: 1 if a ',' follows, 0 if close
  * does (both consumed), -1 (with ValueError set) otherwise. */
 static int
@@ -269,14 +277,8 @@ parse_array(struct parser *ps)
 {
     PyObject *list = PyList_New(0); /* new */
 
-    if (list == NULL)
-        return NULL;
-    ps->p++;
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
-        ps->p++;
+    if (list == NULL || open_empty(ps, ']'))
         return list;
-    }
     for (;;) {
         PyObject *item = parse_value(ps); /* new */
 
@@ -299,14 +301,8 @@ parse_object(struct parser *ps)
 {
     PyObject *dict = PyDict_New(); /* new */
 
-    if (dict == NULL)
-        return NULL;
-    ps->p++;
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
-        ps->p++;
+    if (dict == NULL || open_empty(ps, '}'))
         return dict;
-    }
     for (;;) {
         PyObject *key = NULL, *value = NULL; /* new */
 

@@ -25,9 +25,6 @@ int rt_json_dumps(PyObject *obj, struct lf_buf *out);
  * -1 with an exception set. */
 int rt_conv_init(void);
 
-/* Drops what rt_conv_init took. GIL held. */
-void rt_conv_release(void);
-
 /* Appends the n bytes of ASCII text s as a JSON string literal. No GIL
  * needed. Returns LF_OK or an lf_buf error. */
 int rt_json_quote_ascii(struct lf_buf *out, const char *s, size_t n);
