@@ -133,10 +133,21 @@ srv_deploy_recover(struct srv *s, struct lf_err *err)
     for (size_t i = 0; i < n; i++) {
         struct lf_err e = { 0 };
 
-        if (strcmp(recs[i].status, "DELETE_IN_PROGRESS") == 0)
+        if (strcmp(recs[i].status, "DELETE_IN_PROGRESS") == 0) {
             rc = rt_endpoint_remove(s->rt, recs[i].id, recs[i].generation, false, &e);
-        else
+        } else {
+            /* A failed build is retried; say so before the API opens, so no
+             * client reads the old failure while the retry is under way. */
+            if (strcmp(recs[i].status, "UPDATE_FAILED") == 0) {
+                char line[DEPLOY_LOG_LINE_BYTES], when[LF_TIME_ISO_BYTES];
+
+                lf_time_iso8601(lf_now_us(), when);
+                snprintf(line, sizeof(line), "%s server restarted: retrying the build\n", when);
+                srv_store_ep_set_status(s->store, recs[i].id, recs[i].generation,
+                                        "UPDATE_PENDING", line, NULL);
+            }
             rc = srv_deploy_apply(s, &recs[i], &e);
+        }
         if (rc != LF_OK) {
             lf_log(LF_LOG_ERR, "deploy", "endpoint=%s cannot recover: %s", recs[i].id, e.msg);
             srv_store_ep_set_status(s->store, recs[i].id, recs[i].generation, "UPDATE_FAILED",

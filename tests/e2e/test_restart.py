@@ -105,6 +105,9 @@ def test_restart_with_failed_endpoint_recovers_when_artifact_returns(server, mak
     server.restart()
     client = make_client(server, key=KEY)
     wait_ready(client, "ep")
+    logs = client.read_endpoint_creation_logs("ep")
+    assert "server restarted: retrying the build\n" in logs, logs
+    assert logs.index("retrying the build") < logs.rindex("endpoint is ready"), logs
 
 
 def test_restart_twice_in_a_row_with_no_requests(server, make_client):
