@@ -38,6 +38,7 @@
 #define MAX_TASK_RETRIES 100
 #define DEFAULT_TASK_RESULT_TTL_S 86400
 #define DEFAULT_CALLBACK_TIMEOUT_S 10
+#define DEFAULT_ASYNC_BACKLOG_MAX_BYTES (1 * GIB)
 
 enum kind { K_STRING, K_PATH, K_INT, K_SIZE, K_LEVEL, K_URL, K_BOOL };
 
@@ -105,6 +106,9 @@ static const struct setting settings[] = {
     { "task_result_ttl_s", "--task-result-ttl-s", "LIFTOFF_TASK_RESULT_TTL_S", K_INT,
       NUM(task_result_ttl_s), 1, MAX_TIMEOUT_S,
       "ended async tasks are kept this long, then purged (default 86400)" },
+    { "async_backlog_max_bytes", "--async-backlog-max-bytes", "LIFTOFF_ASYNC_BACKLOG_MAX_BYTES",
+      K_SIZE, NUM(async_backlog_max_bytes), 1, 0,
+      "request bytes of unfinished async tasks before 429 (default 1GiB)" },
     { "callback_ca_file", "--callback-ca-file", "LIFTOFF_CALLBACK_CA_FILE", K_PATH,
       STR(callback_ca_file), 0, 0, "CA bundle trusted for https callbacks (default: system)" },
     { "callback_timeout_s", "--callback-timeout-s", "LIFTOFF_CALLBACK_TIMEOUT_S", K_INT,
@@ -137,6 +141,7 @@ cfg_defaults(struct cfg *c)
     c->task_retries = DEFAULT_TASK_RETRIES;
     c->task_result_ttl_s = DEFAULT_TASK_RESULT_TTL_S;
     c->callback_timeout_s = DEFAULT_CALLBACK_TIMEOUT_S;
+    c->async_backlog_max_bytes = DEFAULT_ASYNC_BACKLOG_MAX_BYTES;
 }
 
 int

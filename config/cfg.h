@@ -37,6 +37,7 @@ struct cfg {
     int task_timeout_s;          /* an async task running longer ends FAILURE */
     int task_retries;            /* reruns of an async task whose worker died */
     int task_result_ttl_s;       /* ended async tasks are purged after this */
+    uint64_t async_backlog_max_bytes; /* request bytes of unfinished async tasks before 429 */
     char callback_ca_file[PATH_MAX]; /* CA bundle for https callbacks; "" = system */
     int callback_timeout_s;      /* one callback attempt */
 };

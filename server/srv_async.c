@@ -4,7 +4,10 @@
  * batches, one transaction per wake-up, queueing callbacks in the same
  * transaction. Until that commit, and while a task runs (STARTED), its
  * state lives in an in-memory table that GET reads first. At start every
- * PENDING row is submitted again: at least once, nothing lost. */
+ * PENDING row is submitted again: at least once, nothing lost. The request
+ * bytes of the tasks in memory are capped (async_backlog_max_bytes): past the
+ * cap a new task is refused with 429 rather than growing without bound;
+ * recovered tasks and batch rows are always taken. */
 #include "srv_int.h"
 
 #include <pthread.h>
@@ -52,6 +55,7 @@ struct srv_async {
     pthread_cond_t wake;
     struct lf_map live;          /* id -> struct live *, guarded by lock */
     struct live *head, *tail;    /* ended, to write; guarded by lock */
+    uint64_t backlog_bytes;      /* request bytes of the live tasks; guarded by lock */
     bool stopping;               /* guarded by lock */
     pthread_t writer;
     atomic_bool shutting_down;   /* replies from here on leave tasks PENDING */
@@ -72,11 +76,35 @@ live_free(struct live *l)
     free(l);
 }
 
+/* Counts len more request bytes in memory; unless force, only while they fit
+ * under the cap. Returns whether they were counted. */
+static bool
+backlog_take(struct srv_async *a, size_t len, bool force)
+{
+    bool ok;
+
+    pthread_mutex_lock(&a->lock);
+    ok = force || a->backlog_bytes + len <= a->srv->cfg.async_backlog_max_bytes;
+    if (ok)
+        a->backlog_bytes += len;
+    pthread_mutex_unlock(&a->lock);
+    return ok;
+}
+
+static void
+backlog_give(struct srv_async *a, size_t len)
+{
+    pthread_mutex_lock(&a->lock);
+    a->backlog_bytes -= len;
+    pthread_mutex_unlock(&a->lock);
+}
+
 static void
 forget(struct srv_async *a, struct live *l)
 {
     pthread_mutex_lock(&a->lock);
     lf_map_remove(&a->live, l->id);
+    a->backlog_bytes -= l->len;
     pthread_mutex_unlock(&a->lock);
     live_free(l);
 }
@@ -357,7 +385,8 @@ srv_async_free(struct srv_async *a)
     free(a);
 }
 
-/* Puts l in the live table and starts it. Takes l. */
+/* Puts l, whose request bytes backlog_take has counted, in the live table
+ * and starts it. Takes l. */
 static int
 launch(struct srv_async *a, struct live *l, struct lf_err *err)
 {
@@ -368,6 +397,7 @@ launch(struct srv_async *a, struct live *l, struct lf_err *err)
     rc = lf_map_put(&a->live, l->id, l, NULL);
     pthread_mutex_unlock(&a->lock);
     if (rc != LF_OK) {
+        backlog_give(a, l->len);
         live_free(l);
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     }
@@ -393,6 +423,7 @@ srv_async_adopt(struct srv_async *a, struct srv_task_rec *t, struct lf_err *err)
     t->owner = t->request = t->callback_url = t->callback_auth = NULL;
     l->attempts = t->attempts;
     l->created_us = t->created_us;
+    backlog_take(a, l->len, true);
     return launch(a, l, err);
 }
 
@@ -461,9 +492,22 @@ srv_h_async_create(struct srv_req *r)
         srv_ep_rec_release(&rec);
         return;
     }
-    if (!srv_predict_request_valid(r) || (l = calloc(1, sizeof(*l))) == NULL) {
-        if (r->resp.status == 0)
-            srv_resp_detail(r, 500, "out of memory");
+    if (!srv_predict_request_valid(r)) {
+        srv_ep_rec_release(&rec);
+        return;
+    }
+    if (!backlog_take(r->srv->async, r->body.len, false)) {
+        lf_log(LF_LOG_WARN, "async", "endpoint=%s task refused: unfinished async tasks hold "
+               "more than %llu request bytes", id,
+               (unsigned long long)r->srv->cfg.async_backlog_max_bytes);
+        srv_resp_detail(r, 429, "Too many requests: unfinished async tasks are at the "
+                        "server's limit (async_backlog_max_bytes); try again later");
+        srv_ep_rec_release(&rec);
+        return;
+    }
+    if ((l = calloc(1, sizeof(*l))) == NULL) {
+        backlog_give(r->srv->async, r->body.len);
+        srv_resp_detail(r, 500, "out of memory");
         srv_ep_rec_release(&rec);
         return;
     }
@@ -485,6 +529,7 @@ srv_h_async_create(struct srv_req *r)
     row.created_us = l->created_us;
     if (l->owner == NULL || l->request == NULL ||
         srv_store_task_insert(r->srv->store, &row, &err) != LF_OK) {
+        backlog_give(r->srv->async, r->body.len);
         live_free(l);
         srv_resp_err(r, &err);
         return;

@@ -29,7 +29,7 @@ from artifacts import (PYTORCH_ENV, QUICKSTART_REQUIREMENTS, QUICKSTART_SCHEMA,
 from bundles_rt import (PROBE_EXPR, PROBE_SRC, URL_EXPR, URL_SRC, children, create_endpoint,
                         create_v1_bundle, fetch_result, line_of, pickle_bundle, source_file,
                         wait_file, wait_gone, wait_status)
-from launch_client import LaunchReplay, new_key
+from launch_client import LaunchReplay, compact_json, new_key
 
 TASK_KEYS = {"task_id", "status", "result", "traceback", "status_code"}
 UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -464,3 +464,35 @@ def test_worker_killed_without_retries(start_server, make_client, tmp_path):
     out = task_value(run_task(client, ep["id"], {"op": "echo", "value": 2}))
     assert out["value"] == 2 and out["pid"] != pid
     assert pid not in worker_pids(server)
+
+
+def test_async_backlog_is_capped(start_server, make_client, tmp_path):
+    """--async-backlog-max-bytes: the request bytes of unfinished tasks are
+    capped. Past the cap a POST answers 429 at once with a JSON detail;
+    once tasks end, new ones are taken again."""
+    marker = tmp_path / "running"
+    slow_args = {"op": "echo", "value": "slow", "sleep_s": 1.5, "marker": str(marker)}
+    size = lambda args: len(compact_json(task_body(args)))          # noqa: E731
+    server = start_server("--async-backlog-max-bytes",
+                          str(size(slow_args) + 2 * size({"op": "echo", "value": 1})))
+    client = make_client(server)
+    probe_bundle(client)
+    ep = create_async_endpoint(client, "capped", "probe", min_workers=1, max_workers=1,
+                               per_worker=1)
+    slow = submit(client, ep["id"], slow_args)
+    wait_file(marker)
+    queued = [submit(client, ep["id"], {"op": "echo", "value": i}) for i in (1, 2)]
+    r = post_async(client, ep["id"], task_body({"op": "echo", "value": 3}))
+    assert r.status_code == 429, r.text
+    assert "async_backlog_max_bytes" in r.json()["detail"], r.text
+    assert any("task refused" in line for line in server.lines()), server.log_text()
+    assert task_value(wait_task(client, slow)[0])["value"] == "slow"
+    assert [task_value(wait_task(client, t)[0])["value"] for t in queued] == [1, 2]
+    # The ended tasks give their bytes back as soon as they are stored.
+    deadline = time.monotonic() + 5
+    while (r := post_async(client, ep["id"], task_body({"op": "echo", "value": 4}))) \
+            .status_code == 429:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(POLL_S)
+    assert r.status_code == 200, r.text
+    assert task_value(wait_task(client, r.json()["task_id"])[0])["value"] == 4

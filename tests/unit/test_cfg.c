@@ -75,6 +75,7 @@ check_defaults(const struct cfg *c)
     ck_assert_int_eq(c->download_timeout_s, 600);
     ck_assert_int_eq(c->shutdown_timeout_s, 30);
     ck_assert_int_eq(c->upload_token_ttl_s, 3600);
+    ck_assert_uint_eq(c->async_backlog_max_bytes, GIB);
 }
 
 START_TEST(test_cfg_defaults)
@@ -110,6 +111,7 @@ START_TEST(test_cfg_config_file)
     unit_tmp_write(dir, "c.json",
                    "{\"host\": \"0.0.0.0\", \"port\": 6000, \"data_dir\": \"/srv/lf\","
                    " \"max_body_bytes\": \"1MiB\", \"max_upload_bytes\": 4096,"
+                   " \"async_backlog_max_bytes\": \"2k\","
                    " \"log_level\": \"debug\", \"http_threads\": \"8\","
                    " \"public_url\": \"https://models.example.com/\"}",
                    path);
@@ -125,6 +127,7 @@ START_TEST(test_cfg_config_file)
     ck_assert_str_eq(c.data_dir, "/srv/lf");
     ck_assert_uint_eq(c.max_body_bytes, MIB);
     ck_assert_uint_eq(c.max_upload_bytes, 4096);
+    ck_assert_uint_eq(c.async_backlog_max_bytes, 2048);
     ck_assert_int_eq(c.log_level, LF_LOG_DEBUG);
     ck_assert_int_eq(c.http_threads, 8);
     ck_assert_str_eq(c.public_url, "https://models.example.com"); /* trailing slash dropped */
