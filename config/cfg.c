@@ -38,6 +38,8 @@
 #define MAX_TASK_RETRIES 100
 #define DEFAULT_TASK_RESULT_TTL_S 86400
 #define DEFAULT_CALLBACK_TIMEOUT_S 10
+#define DEFAULT_CALLBACK_THREADS 4
+#define MAX_CALLBACK_THREADS 64
 #define DEFAULT_ASYNC_BACKLOG_MAX_BYTES (1 * GIB)
 
 enum kind { K_STRING, K_PATH, K_INT, K_SIZE, K_LEVEL, K_URL, K_BOOL };
@@ -113,6 +115,9 @@ static const struct setting settings[] = {
       STR(callback_ca_file), 0, 0, "CA bundle trusted for https callbacks (default: system)" },
     { "callback_timeout_s", "--callback-timeout-s", "LIFTOFF_CALLBACK_TIMEOUT_S", K_INT,
       NUM(callback_timeout_s), 1, 3600, "limit on one callback attempt (default 10)" },
+    { "callback_threads", "--callback-threads", "LIFTOFF_CALLBACK_THREADS", K_INT,
+      NUM(callback_threads), 1, MAX_CALLBACK_THREADS,
+      "callbacks sent at once; a slow receiver holds one (default 4)" },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -141,6 +146,7 @@ cfg_defaults(struct cfg *c)
     c->task_retries = DEFAULT_TASK_RETRIES;
     c->task_result_ttl_s = DEFAULT_TASK_RESULT_TTL_S;
     c->callback_timeout_s = DEFAULT_CALLBACK_TIMEOUT_S;
+    c->callback_threads = DEFAULT_CALLBACK_THREADS;
     c->async_backlog_max_bytes = DEFAULT_ASYNC_BACKLOG_MAX_BYTES;
 }
 

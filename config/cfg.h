@@ -40,6 +40,7 @@ struct cfg {
     uint64_t async_backlog_max_bytes; /* request bytes of unfinished async tasks before 429 */
     char callback_ca_file[PATH_MAX]; /* CA bundle for https callbacks; "" = system */
     int callback_timeout_s;      /* one callback attempt */
+    int callback_threads;        /* callback deliveries in flight at once */
 };
 
 /* Fills c with the built-in defaults. */

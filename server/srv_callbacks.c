@@ -1,10 +1,13 @@
-/* Callback delivery (spec 7): one thread that POSTs the deliveries the
- * store holds (queued in the same transaction that ended their task, so
- * they survive a crash), up to CALLBACK_ATTEMPTS times with growing pauses,
- * until a 2xx. Delivery never changes a task. */
+/* Callback delivery (spec 7): a few threads (callback_threads) POST the
+ * deliveries the store holds (queued in the same transaction that ended
+ * their task, so they survive a crash), up to CALLBACK_ATTEMPTS times with
+ * growing pauses, until a 2xx. Each thread claims one delivery at a time in
+ * the store, so a slow or silent receiver holds one thread, not all of
+ * them. Delivery never changes a task. */
 #include "srv_int.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +18,18 @@
 #include "srv_callback_post.h"
 
 #define CALLBACK_ATTEMPTS 3
-#define CALLBACK_BATCH 32
 #define CALLBACK_IDLE_WAIT_MS 5000
 /* Pause before attempt 2, 3, ...: 1 s, then 3 s. */
 static const int64_t backoff_ms[CALLBACK_ATTEMPTS] = { 0, 1000, 3000 };
 
 struct srv_callbacks {
     struct srv *srv;
-    pthread_t thread;
+    pthread_t *threads;
+    int n_threads;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    bool kicked;   /* lock */
-    bool stopping; /* lock */
+    uint64_t kicks; /* lock: bumped by each kick, so no kick is missed */
+    bool stopping;  /* lock */
 };
 
 enum attempt { DELIVERED, RETRY, GIVE_UP };
@@ -60,42 +63,38 @@ deliver(struct srv_callbacks *c, const struct srv_cb_rec *d)
     return rc == LF_EINVAL ? GIVE_UP : RETRY;
 }
 
-/* Delivers what is due; returns when the next one is due (0: none). */
-static int64_t
-run_due(struct srv_callbacks *c)
+/* Claims and attempts one due delivery; false when none was due (then
+ * *next_us says when the next one is, 0: none). */
+static bool
+run_one(struct srv_callbacks *c, int64_t *next_us)
 {
     struct srv_store *st = c->srv->store;
-    struct srv_cb_rec *due = NULL;
+    struct srv_cb_rec d;
     struct lf_err err = { 0 };
-    int64_t next_us = 0;
-    size_t n = 0;
+    enum attempt result;
+    bool got;
+    int attempts;
 
-    if (srv_store_cb_due(st, lf_now_us(), CALLBACK_BATCH, &due, &n, &next_us, &err) != LF_OK) {
+    if (srv_store_cb_claim(st, lf_now_us(), &d, &got, next_us, &err) != LF_OK) {
         lf_log(LF_LOG_ERR, "callback", "cannot read deliveries: %s", err.msg);
-        return lf_now_us() + (int64_t)CALLBACK_IDLE_WAIT_MS * 1000;
+        *next_us = lf_now_us() + (int64_t)CALLBACK_IDLE_WAIT_MS * 1000;
+        return false;
     }
-    for (size_t i = 0; i < n; i++) {
-        int attempts = due[i].attempts + 1;
-
-        enum attempt result = deliver(c, &due[i]);
-
-        if (result != RETRY || attempts >= CALLBACK_ATTEMPTS) {
-            if (result != DELIVERED)
-                lf_log(LF_LOG_WARN, "callback", "task=%s given up after %d attempts",
-                       due[i].task_id, attempts);
-            srv_store_cb_done(st, due[i].id, NULL);
-        } else {
-            int64_t at = lf_now_us() + backoff_ms[attempts] * 1000;
-
-            srv_store_cb_retry(st, due[i].id, attempts, at, NULL);
-            if (next_us == 0 || at < next_us)
-                next_us = at;
-        }
-        srv_cb_rec_release(&due[i]);
+    if (!got)
+        return false;
+    attempts = d.attempts + 1;
+    result = deliver(c, &d);
+    if (result != RETRY || attempts >= CALLBACK_ATTEMPTS) {
+        if (result != DELIVERED)
+            lf_log(LF_LOG_WARN, "callback", "task=%s given up after %d attempts", d.task_id,
+                   attempts);
+        srv_store_cb_done(st, d.id, NULL);
+    } else {
+        /* This thread claims again next, so it sees the new due time. */
+        srv_store_cb_retry(st, d.id, attempts, lf_now_us() + backoff_ms[attempts] * 1000, NULL);
     }
-    free(due);
-    /* A full batch may have more behind it. */
-    return n == CALLBACK_BATCH ? lf_now_us() : next_us;
+    srv_cb_rec_release(&d);
+    return true;
 }
 
 static void *
@@ -104,12 +103,22 @@ thread_main(void *arg)
     struct srv_callbacks *c = arg;
 
     for (;;) {
-        int64_t next_us = run_due(c), wait_us;
+        int64_t next_us = 0, wait_us;
+        uint64_t seen;
         struct timespec ts;
 
         pthread_mutex_lock(&c->lock);
+        seen = c->kicks;
+        if (c->stopping) {
+            pthread_mutex_unlock(&c->lock);
+            return NULL;
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (run_one(c, &next_us))
+            continue;
+        pthread_mutex_lock(&c->lock);
         wait_us = next_us ? next_us - lf_now_us() : (int64_t)CALLBACK_IDLE_WAIT_MS * 1000;
-        if (!c->kicked && !c->stopping && wait_us > 0) {
+        if (c->kicks == seen && !c->stopping && wait_us > 0) {
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += wait_us / 1000000;
             ts.tv_nsec += (wait_us % 1000000) * 1000;
@@ -119,30 +128,49 @@ thread_main(void *arg)
             }
             pthread_cond_timedwait(&c->wake, &c->lock, &ts);
         }
-        c->kicked = false;
-        if (c->stopping) {
-            pthread_mutex_unlock(&c->lock);
-            return NULL;
-        }
         pthread_mutex_unlock(&c->lock);
     }
+}
+
+static void
+stop_threads(struct srv_callbacks *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    for (int i = 0; i < c->n_threads; i++)
+        pthread_join(c->threads[i], NULL);
+    c->n_threads = 0;
 }
 
 int
 srv_callbacks_new(struct srv *s, struct srv_callbacks **out, struct lf_err *err)
 {
     struct srv_callbacks *c = calloc(1, sizeof(*c));
+    int want = s->cfg.callback_threads, unclaimed = 0, rc;
 
-    if (c == NULL)
+    if (c == NULL || (c->threads = calloc((size_t)want, sizeof(pthread_t))) == NULL) {
+        free(c);
         return lf_err_set(err, LF_ENOMEM, "out of memory");
+    }
     c->srv = s;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
-    if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
-        pthread_cond_destroy(&c->wake);
-        pthread_mutex_destroy(&c->lock);
-        free(c);
-        return lf_err_set(err, LF_EIO, "cannot start the callback thread");
+    /* Attempts cut short by the last exit are due again at once. */
+    rc = srv_store_cb_unclaim_all(s->store, lf_now_us(), &unclaimed, err);
+    if (rc != LF_OK) {
+        srv_callbacks_free(c);
+        return rc;
+    }
+    if (unclaimed > 0)
+        lf_log(LF_LOG_INFO, "callback", "%d deliveries were in flight at the last exit; "
+               "sending them again", unclaimed);
+    for (; c->n_threads < want; c->n_threads++) {
+        if (pthread_create(&c->threads[c->n_threads], NULL, thread_main, c) != 0) {
+            srv_callbacks_free(c);
+            return lf_err_set(err, LF_EIO, "cannot start the callback threads");
+        }
     }
     *out = c;
     return LF_OK;
@@ -152,8 +180,8 @@ void
 srv_callbacks_kick(struct srv_callbacks *c)
 {
     pthread_mutex_lock(&c->lock);
-    c->kicked = true;
-    pthread_cond_signal(&c->wake);
+    c->kicks++;
+    pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -162,12 +190,9 @@ srv_callbacks_free(struct srv_callbacks *c)
 {
     if (c == NULL)
         return;
-    pthread_mutex_lock(&c->lock);
-    c->stopping = true;
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->thread, NULL);
+    stop_threads(c);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
+    free(c->threads);
     free(c);
 }

@@ -284,13 +284,15 @@ void srv_batch_free(struct srv_batch *b);
 
 /* ---- srv_callbacks.c: callback deliveries ---- */
 
-/* Starts the delivery thread. Errors: LF_ENOMEM, LF_EIO. */
+/* Makes the deliveries left claimed by the last exit due again, then starts
+ * cfg.callback_threads delivery threads. Errors: LF_ENOMEM, LF_EIO. */
 int srv_callbacks_new(struct srv *s, struct srv_callbacks **out, struct lf_err *err);
 
-/* Wakes it: deliveries were queued. Thread-safe. */
+/* Wakes the threads: deliveries were queued. Thread-safe. */
 void srv_callbacks_kick(struct srv_callbacks *c);
 
-/* Stops the thread (after the attempt in hand) and frees c. NULL: no-op. */
+/* Stops the threads (each after the attempt in hand) and frees c. NULL:
+ * no-op. */
 void srv_callbacks_free(struct srv_callbacks *c);
 
 /* ---- handlers (one file per resource) ---- */

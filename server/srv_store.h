@@ -5,6 +5,7 @@
 #ifndef SRV_STORE_H
 #define SRV_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -240,16 +241,28 @@ struct srv_cb_rec {
 /* Frees what c owns. */
 void srv_cb_rec_release(struct srv_cb_rec *c);
 
-/* Up to max deliveries due at now_us, oldest first (malloc'd array; release
- * each, then free). *next_us gets when the next later one is due (0: none).
- * Errors: LF_EIO. */
-int srv_store_cb_due(struct srv_store *st, int64_t now_us, size_t max, struct srv_cb_rec **out,
-                     size_t *n, int64_t *next_us, struct lf_err *err);
+/* The due time of a delivery that a sender has claimed. */
+#define SRV_CB_CLAIMED_US INT64_MAX
 
-/* Removes delivery id (delivered, or given up). Errors: LF_EIO. */
+/* Claims the oldest delivery due at now_us: fills *out (release it) and sets
+ * *got, and marks it claimed, so that no other caller gets it until
+ * srv_store_cb_done or srv_store_cb_retry. *got is false when none is due.
+ * Either way *next_us gets when the next unclaimed later one is due (0:
+ * none). Safe from several threads. Errors: LF_EIO, LF_ENOMEM (*got false). */
+int srv_store_cb_claim(struct srv_store *st, int64_t now_us, struct srv_cb_rec *out, bool *got,
+                       int64_t *next_us, struct lf_err *err);
+
+/* Makes every claimed delivery due at now_us again, for a start after a
+ * process that died with claims; *n (may be NULL) gets how many. Errors:
+ * LF_EIO. */
+int srv_store_cb_unclaim_all(struct srv_store *st, int64_t now_us, int *n, struct lf_err *err);
+
+/* Removes delivery id (delivered, or given up), claimed or not. Errors:
+ * LF_EIO. */
 int srv_store_cb_done(struct srv_store *st, int64_t id, struct lf_err *err);
 
-/* Records a failed attempt of delivery id, due again at next_us. */
+/* Records a failed attempt of delivery id, which is then no longer claimed
+ * and due again at next_us. Errors: LF_EIO. */
 int srv_store_cb_retry(struct srv_store *st, int64_t id, int attempts, int64_t next_us,
                        struct lf_err *err);
 

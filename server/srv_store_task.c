@@ -231,32 +231,43 @@ row_cb_append(sqlite3_stmt *s, void *ctx, struct lf_err *err)
 }
 
 int
-srv_store_cb_due(struct srv_store *st, int64_t now_us, size_t max, struct srv_cb_rec **out,
-                 size_t *n, int64_t *next_us, struct lf_err *err)
+srv_store_cb_claim(struct srv_store *st, int64_t now_us, struct srv_cb_rec *out, bool *got,
+                   int64_t *next_us, struct lf_err *err)
 {
-    struct cb_list l = { calloc(max ? max : 1, sizeof(struct srv_cb_rec)), 0, max };
+    struct cb_list l = { out, 0, 1 };
     int rc;
 
-    if (l.recs == NULL)
-        return lf_err_set(err, LF_ENOMEM, "out of memory");
+    memset(out, 0, sizeof(*out));
+    *got = false;
     *next_us = 0;
     pthread_mutex_lock(&st->lock);
-    rc = srv_store_run(st, "SELECT id, task_id, url, auth, body, attempts FROM callbacks"
-                       " WHERE next_us <= ? ORDER BY next_us, id LIMIT ?", row_cb_append, &l,
-                       NULL, err, "ii", now_us, (int64_t)max);
+    rc = srv_store_run(st, "UPDATE callbacks SET next_us = ? WHERE id = (SELECT id FROM callbacks"
+                       " WHERE next_us <= ? ORDER BY next_us, id LIMIT 1)"
+                       " RETURNING id, task_id, url, auth, body, attempts", row_cb_append, &l,
+                       NULL, err, "ii", SRV_CB_CLAIMED_US, now_us);
     if (rc == LF_OK)
-        rc = srv_store_run(st, "SELECT coalesce(min(next_us), 0) FROM callbacks WHERE next_us > ?",
-                           srv_store_row_int, next_us, NULL, err, "i", now_us);
+        rc = srv_store_run(st, "SELECT coalesce(min(next_us), 0) FROM callbacks"
+                           " WHERE next_us > ? AND next_us < ?", srv_store_row_int, next_us,
+                           NULL, err, "ii", now_us, SRV_CB_CLAIMED_US);
     pthread_mutex_unlock(&st->lock);
     if (rc != LF_OK) {
-        for (size_t i = 0; i < l.n; i++)
-            srv_cb_rec_release(&l.recs[i]);
-        free(l.recs);
+        srv_cb_rec_release(out);
         return rc;
     }
-    *out = l.recs;
-    *n = l.n;
+    *got = l.n == 1;
     return LF_OK;
+}
+
+int
+srv_store_cb_unclaim_all(struct srv_store *st, int64_t now_us, int *n, struct lf_err *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&st->lock);
+    rc = srv_store_run(st, "UPDATE callbacks SET next_us = ? WHERE next_us = ?", NULL, NULL, n,
+                       err, "ii", now_us, SRV_CB_CLAIMED_US);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
 }
 
 int

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from callback_receiver import CallbackReceiver, make_certs
+from callback_receiver import CallbackReceiver, make_certs, silent_listener
 from test_async import (create_async_endpoint, get_task, probe_bundle, quickstart_bundle,
                         submit, task_value, wait_task)
 
@@ -202,3 +202,46 @@ def test_retries_with_backoff(server, make_client):
         assert len(down.requests) == 3, [q.body for q in down.requests]
         for tid in (t1, t2):
             assert get_task(client, tid)["status"] == "SUCCESS"
+
+
+def poll_log(server, text: str, timeout: float = DELIVERY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in server.lines()):
+        assert time.monotonic() < deadline, f"no log line with {text!r}:\n{server.log_text()}"
+        time.sleep(0.1)
+
+
+def test_silent_receiver_holds_one_sender(start_server, make_client, receiver):
+    """A receiver that takes the connection and never answers holds one
+    delivery thread (up to --callback-timeout-s, here a minute); the other
+    deliveries go out meanwhile on the other threads (--callback-threads).
+    Once it is gone its delivery ends after 3 attempts and the task stays
+    SUCCESS."""
+    server = start_server("--callback-timeout-s", "60", "--callback-threads", "2")
+    client = make_client(server)
+    probe_bundle(client)
+    ep = create_async_endpoint(client, "cb-silent", "probe", min_workers=1,
+                               post_inference_hooks=["callback"],
+                               default_callback_url=receiver.url("/fast"))
+    silent, silent_url = silent_listener()
+    conn = None
+    try:
+        stuck = submit(client, ep["id"], {"op": "echo", "value": 1}, callback_url=silent_url)
+        assert task_value(wait_task(client, stuck)[0])["value"] == 1
+        silent.settimeout(DELIVERY_TIMEOUT_S)
+        conn, _ = silent.accept()              # the attempt is under way, never answered
+        conn.settimeout(DELIVERY_TIMEOUT_S)
+        assert conn.recv(65536).startswith(b"POST /cb HTTP/1.1\r\n")
+        quick = [submit(client, ep["id"], {"op": "echo", "value": v}) for v in (2, 3)]
+        reqs = receiver.wait_for(2, timeout=DELIVERY_TIMEOUT_S)
+        assert sorted(r.json["task_id"] for r in reqs) == sorted(quick), [r.body for r in reqs]
+        conn.setblocking(False)
+        with pytest.raises(BlockingIOError):   # still open: the silent attempt goes on
+            conn.recv(1)
+    finally:
+        if conn is not None:
+            conn.close()
+        silent.close()
+    poll_log(server, f"task={stuck} given up after 3 attempts")
+    assert get_task(client, stuck)["status"] == "SUCCESS"
+    assert len(receiver.requests) == 2

@@ -76,6 +76,7 @@ check_defaults(const struct cfg *c)
     ck_assert_int_eq(c->shutdown_timeout_s, 30);
     ck_assert_int_eq(c->upload_token_ttl_s, 3600);
     ck_assert_uint_eq(c->async_backlog_max_bytes, GIB);
+    ck_assert_int_eq(c->callback_threads, 4);
 }
 
 START_TEST(test_cfg_defaults)

@@ -96,44 +96,63 @@ START_TEST(test_callbacks_queue)
 {
     struct tfix f;
     struct srv_task_rec t;
-    struct srv_cb_rec *due = NULL;
-    size_t n = 0;
+    struct srv_cb_rec d;
+    bool got = true;
     int64_t next = -1;
-    struct srv_task_end ends[2] = {
+    int n = -1;
+    struct srv_task_end ends[3] = {
         { "a", "SUCCESS", "{}", NULL, 1, "http://h/cb", "{\"kind\":\"basic\"}", "{\"x\":1}" },
         { "b", "FAILURE", NULL, "boom", 1, NULL, NULL, NULL }, /* no callback */
+        { "c", "SUCCESS", "{}", NULL, 1, "http://h/c", NULL, "{\"x\":3}" },
     };
 
     tfix_open(&f);
-    task_row(&t, "a", "k", 1);
-    ck_assert_int_eq(srv_store_task_insert(f.st, &t, &f.err), LF_OK);
-    task_row(&t, "b", "k", 1);
-    ck_assert_int_eq(srv_store_task_insert(f.st, &t, &f.err), LF_OK);
-    ck_assert_int_eq(srv_store_tasks_end(f.st, ends, 2, 100, &f.err), LF_OK);
-    ck_assert_int_eq(srv_store_cb_due(f.st, 100, 10, &due, &n, &next, &f.err), LF_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert_str_eq(due[0].task_id, "a");
-    ck_assert_str_eq(due[0].url, "http://h/cb");
-    ck_assert_str_eq(due[0].body, "{\"x\":1}");
-    ck_assert_int_eq(due[0].attempts, 0);
+    for (int i = 0; i < 3; i++) {
+        task_row(&t, ends[i].id, "k", 1);
+        ck_assert_int_eq(srv_store_task_insert(f.st, &t, &f.err), LF_OK);
+    }
+    ck_assert_int_eq(srv_store_tasks_end(f.st, ends, 3, 100, &f.err), LF_OK);
+    /* Oldest first; a claimed delivery is not handed out twice. */
+    ck_assert_int_eq(srv_store_cb_claim(f.st, 100, &d, &got, &next, &f.err), LF_OK);
+    ck_assert(got);
+    ck_assert_str_eq(d.task_id, "a");
+    ck_assert_str_eq(d.url, "http://h/cb");
+    ck_assert_str_eq(d.auth, "{\"kind\":\"basic\"}");
+    ck_assert_str_eq(d.body, "{\"x\":1}");
+    ck_assert_int_eq(d.attempts, 0);
     ck_assert_int_eq(next, 0);
-    /* A retry is due later, and reported as the next one. */
-    ck_assert_int_eq(srv_store_cb_retry(f.st, due[0].id, 1, 500, &f.err), LF_OK);
-    srv_cb_rec_release(&due[0]);
-    free(due);
-    ck_assert_int_eq(srv_store_cb_due(f.st, 200, 10, &due, &n, &next, &f.err), LF_OK);
-    ck_assert_uint_eq(n, 0);
+    /* A retry is no longer claimed, due later, and reported as the next one. */
+    ck_assert_int_eq(srv_store_cb_retry(f.st, d.id, 1, 500, &f.err), LF_OK);
+    srv_cb_rec_release(&d);
+    ck_assert_int_eq(srv_store_cb_claim(f.st, 200, &d, &got, &next, &f.err), LF_OK);
+    ck_assert(got);
+    ck_assert_str_eq(d.task_id, "c");
+    ck_assert(d.auth == NULL);
     ck_assert_int_eq(next, 500);
-    free(due);
-    ck_assert_int_eq(srv_store_cb_due(f.st, 500, 10, &due, &n, &next, &f.err), LF_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert_int_eq(due[0].attempts, 1);
-    ck_assert_int_eq(srv_store_cb_done(f.st, due[0].id, &f.err), LF_OK);
-    srv_cb_rec_release(&due[0]);
-    free(due);
-    ck_assert_int_eq(srv_store_cb_due(f.st, 9999, 10, &due, &n, &next, &f.err), LF_OK);
-    ck_assert_uint_eq(n, 0);
-    free(due);
+    srv_cb_rec_release(&d);
+    /* "c" is claimed: nothing else is due at 200. */
+    ck_assert_int_eq(srv_store_cb_claim(f.st, 200, &d, &got, &next, &f.err), LF_OK);
+    ck_assert(!got);
+    ck_assert_int_eq(next, 500);
+    ck_assert_int_eq(srv_store_cb_claim(f.st, 500, &d, &got, &next, &f.err), LF_OK);
+    ck_assert(got);
+    ck_assert_str_eq(d.task_id, "a");
+    ck_assert_int_eq(d.attempts, 1);
+    ck_assert_int_eq(srv_store_cb_done(f.st, d.id, &f.err), LF_OK);
+    srv_cb_rec_release(&d);
+    ck_assert_int_eq(srv_store_cb_claim(f.st, 9999, &d, &got, &next, &f.err), LF_OK);
+    ck_assert(!got);
+    ck_assert_int_eq(next, 0);
+    /* A start after an exit with "c" still claimed makes it due again. */
+    ck_assert_int_eq(srv_store_cb_unclaim_all(f.st, 600, &n, &f.err), LF_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(srv_store_cb_claim(f.st, 600, &d, &got, &next, &f.err), LF_OK);
+    ck_assert(got);
+    ck_assert_str_eq(d.task_id, "c");
+    ck_assert_int_eq(srv_store_cb_done(f.st, d.id, &f.err), LF_OK);
+    srv_cb_rec_release(&d);
+    ck_assert_int_eq(srv_store_cb_unclaim_all(f.st, 700, &n, &f.err), LF_OK);
+    ck_assert_int_eq(n, 0);
     tfix_close(&f);
 }
 END_TEST
