@@ -204,13 +204,6 @@ def test_retries_with_backoff(server, make_client):
             assert get_task(client, tid)["status"] == "SUCCESS"
 
 
-def poll_log(server, text: str, timeout: float = DELIVERY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(text in line for line in server.lines()):
-        assert time.monotonic() < deadline, f"no log line with {text!r}:\n{server.log_text()}"
-        time.sleep(0.1)
-
-
 def test_silent_receiver_holds_one_sender(start_server, make_client, receiver):
     """A receiver that takes the connection and never answers holds one
     delivery thread (up to --callback-timeout-s, here a minute); the other
@@ -242,6 +235,7 @@ def test_silent_receiver_holds_one_sender(start_server, make_client, receiver):
         if conn is not None:
             conn.close()
         silent.close()
-    poll_log(server, f"task={stuck} given up after 3 attempts")
+    server.wait_for_log(lambda line: f"task={stuck} given up after 3 attempts" in line,
+                        timeout=DELIVERY_TIMEOUT_S, what="the silent delivery given up")
     assert get_task(client, stuck)["status"] == "SUCCESS"
     assert len(receiver.requests) == 2
