@@ -239,6 +239,9 @@ progress(struct rt *rt, struct rt_pool *p)
         rt_emit(rt, p, RT_PHASE_READY, "endpoint is ready: %d workers, %s", ready,
                 p->fork_mode ? "forked from a zygote" : "started fresh");
         retire_older(rt, p);
+    } else if (p->resizing && p->state == RT_POOL_READY && ready >= p->spec.min_workers) {
+        p->resizing = false;
+        rt_emit(rt, p, RT_PHASE_READY, "endpoint is ready: %d workers, resized in place", ready);
     }
     dispatch(rt, p);
     if (p->state == RT_POOL_DRAINING && pool_free_if_done(rt, p))
@@ -417,6 +420,39 @@ resolve_done(uv_work_t *w, int status)
     progress(rt, p);
 }
 
+static bool
+same_text(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* An update that keeps the bundle and per_worker and does not lower
+ * max_workers changes the limits of the serving pool in place: no new
+ * zygote, no reload, no second copy of the model. (Lowering max_workers
+ * takes a new generation, whose READY drains the surplus without failing
+ * a request.) Takes spec when it returns true. */
+static bool
+resize_in_place(struct rt *rt, struct rt_endpoint *ep, struct rt_endpoint_spec *spec)
+{
+    struct rt_pool *p = ep->pools;
+
+    if (p == NULL || p->state != RT_POOL_READY || p->crash_loop ||
+        strcmp(p->spec.bundle_id, spec->bundle_id) != 0 ||
+        !same_text(p->spec.worker_json, spec->worker_json) ||
+        p->spec.per_worker != spec->per_worker || spec->max_workers < p->spec.max_workers)
+        return false;
+    p->spec.generation = spec->generation;
+    p->spec.min_workers = spec->min_workers;
+    p->spec.max_workers = spec->max_workers;
+    p->resizing = true;
+    rt_spec_release(spec);
+    rt_emit(rt, p, RT_PHASE_IN_PROGRESS, "same bundle and per_worker: resizing the running "
+            "workers in place to min_workers=%d max_workers=%d", p->spec.min_workers,
+            p->spec.max_workers);
+    progress(rt, p);
+    return true;
+}
+
 void
 rt_pool_apply(struct rt *rt, struct rt_endpoint_spec *spec)
 {
@@ -437,6 +473,10 @@ rt_pool_apply(struct rt *rt, struct rt_endpoint_spec *spec)
     if (ep == NULL || p == NULL) {
         free(p);
         rt_spec_release(spec);
+        return;
+    }
+    if (!ep->removing && resize_in_place(rt, ep, spec)) {
+        free(p);
         return;
     }
     ep->removing = false;

@@ -85,6 +85,7 @@ struct rt_pool {
     int64_t backoff_ms;
     int64_t next_start_ms;    /* no new process before this */
     bool crash_loop;          /* reported as UPDATE_FAILED */
+    bool resizing;            /* READY, resized in place: READY again at min_workers */
     struct rt_pool *next;     /* older generations */
 };
 

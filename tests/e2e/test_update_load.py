@@ -1,7 +1,8 @@
 """Endpoint lifecycle with live workers (issue 3, spec 2.4 PUT/DELETE, 6.3):
 an update starts a new generation and drains the old one without failing a
-request; delete drains then stops the workers; after a restart endpoints
-come back with their workers."""
+request, unless it keeps the bundle and per_worker and does not lower
+max_workers, which resizes the running workers in place; delete drains then
+stops the workers; after a restart endpoints come back with their workers."""
 from __future__ import annotations
 
 import threading
@@ -151,6 +152,47 @@ def test_update_of_worker_settings_applies(server, make_client):
     outs = burst(6)
     assert max(o["max"] for o in outs) == 3, outs
     assert len({o["pid"] for o in outs}) == 2 and old_pid not in {o["pid"] for o in outs}, outs
+
+
+def test_resize_in_place_keeps_the_running_workers(server, make_client):
+    """A PUT that keeps the bundle and per_worker and raises min/max_workers
+    (as the CLI's `endpoints edit` sends it: every field) resizes the running
+    pool: the zygote and the serving worker stay, one more worker is forked,
+    and the bundle is not loaded again. Lowering max_workers afterwards takes
+    a new generation, which ends within the new limit."""
+    client = make_client(server)
+    bundle_id = create_v1_bundle(client, "probe", pickle_bundle(PROBE_SRC, PROBE_EXPR))
+    ep = create_endpoint(client, "grow", "probe", min_workers=1, max_workers=1, per_worker=1)
+    served = success_value(predict(client, ep["id"], {"op": "echo", "value": 1}))["pid"]
+    before = {p["pid"] for p in children(server.proc.pid)}
+    assert len(before) == 2 and served in before, before     # the zygote and one worker
+
+    client.api.call("PUT", f"/v1/model-endpoints/{ep['id']}", {
+        "model_bundle_id": bundle_id, "cpus": "1", "memory": "1Gi", "gpus": 0,
+        "min_workers": 2, "max_workers": 3, "per_worker": 1, "labels": {"team": "a"}})
+    ready = wait_status(client, "grow", "READY")
+    ds = ready["deployment_state"]
+    assert (ds["min_workers"], ds["max_workers"], ds["per_worker"]) == (2, 3, 1), ds
+    assert ready["labels"] == {"team": "a"}, ready
+    wait_endpoint(client, "grow", lambda e: workers(e) == (2, 0), timeout=5,
+                  what="2 workers after the resize")
+    after = {p["pid"] for p in children(server.proc.pid)}
+    assert before < after and len(after) == 3, (before, after)
+    logs = client.read_endpoint_creation_logs("grow")
+    assert "resizing the running workers in place" in logs and "resized in place" in logs, logs
+    assert logs.count("loading the bundle in a zygote") == 1, logs
+    assert success_value(predict(client, ep["id"], {"op": "echo", "value": 2}))["value"] == 2
+
+    client.api.call("PUT", f"/v1/model-endpoints/{ep['id']}",
+                    {"min_workers": 1, "max_workers": 1})
+    wait_status(client, "grow", "READY")
+    wait_endpoint(client, "grow", lambda e: workers(e) == (1, 0), timeout=5,
+                  what="1 worker of the new generation")
+    for pid in after:
+        wait_gone(pid)
+    logs = client.read_endpoint_creation_logs("grow")
+    assert logs.count("loading the bundle in a zygote") == 2, logs
+    assert success_value(predict(client, ep["id"], {"op": "echo", "value": 3}))["value"] == 3
 
 
 def test_delete_drains_then_stops_workers(server, make_client, tmp_path):
