@@ -1,8 +1,11 @@
 /* Async tasks (spec 2.5, 5.6): a task is a store row written before its id
- * is answered, then a call on the endpoint's pool. Its reply (on the
- * runtime's control thread) goes to a writer thread that ends tasks in
- * batches, one transaction per wake-up, queueing callbacks in the same
- * transaction. Until that commit, and while a task runs (STARTED), its
+ * is answered, then a call on the endpoint's pool. A writer thread does the
+ * writing, in batches: the POST handler suspends its connection and queues
+ * the new task; the writer inserts every task queued meanwhile in one
+ * transaction (one sync for all), then starts them and answers their
+ * connections. A task's reply (on the runtime's control thread) goes back
+ * to the writer, which ends tasks the same way, queueing callbacks in the
+ * same transaction. Until that commit, and while a task runs (STARTED), its
  * state lives in an in-memory table that GET reads first. At start every
  * PENDING row is submitted again: at least once, nothing lost. The request
  * bytes of the tasks in memory are capped (async_backlog_max_bytes): past the
@@ -33,6 +36,7 @@ struct srv_async;
  * committed. Owned by the live table from submission to its commit. */
 struct live {
     struct srv_async *async;
+    struct srv_req *req;                /* suspended until the insert commits; then NULL */
     char id[SRV_ID_BYTES];
     char endpoint_id[SRV_ID_BYTES];
     char *owner;
@@ -46,7 +50,7 @@ struct live {
     bool ended;                         /* lock; then the fields below are set */
     bool success;
     char *result, *traceback, *callback_body;
-    struct live *next;                  /* in the writer's queue */
+    struct live *next;                  /* in one of the writer's queues */
 };
 
 struct srv_async {
@@ -55,6 +59,7 @@ struct srv_async {
     pthread_cond_t wake;
     struct lf_map live;          /* id -> struct live *, guarded by lock */
     struct live *head, *tail;    /* ended, to write; guarded by lock */
+    struct live *new_head, *new_tail; /* new, to insert; guarded by lock */
     uint64_t backlog_bytes;      /* request bytes of the live tasks; guarded by lock */
     bool stopping;               /* guarded by lock */
     pthread_t writer;
@@ -129,6 +134,36 @@ callback_body(const struct live *l)
     return text;
 }
 
+/* Appends l to one of a's writer queues and wakes the writer. Under lock. */
+static void
+queue_add(struct srv_async *a, struct live **head, struct live **tail, struct live *l)
+{
+    l->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = l;
+    else
+        *head = l;
+    *tail = l;
+    pthread_cond_signal(&a->wake);
+}
+
+/* Detaches up to WRITER_BATCH_MAX tasks from the front of a queue. Under lock. */
+static struct live *
+queue_take(struct live **head, struct live **tail)
+{
+    struct live *batch = NULL, **link = &batch;
+
+    for (int i = 0; i < WRITER_BATCH_MAX && *head != NULL; i++) {
+        *link = *head;
+        *head = (*head)->next;
+        link = &(*link)->next;
+        *link = NULL;
+    }
+    if (*head == NULL)
+        *tail = NULL;
+    return batch;
+}
+
 /* Hands an ended task to the writer. Any thread. */
 static void
 end_task(struct live *l, bool success, const char *text, size_t len)
@@ -145,13 +180,7 @@ end_task(struct live *l, bool success, const char *text, size_t len)
         l->callback_body = callback_body(l);
     pthread_mutex_lock(&a->lock);
     l->ended = true;
-    l->next = NULL;
-    if (a->tail != NULL)
-        a->tail->next = l;
-    else
-        a->head = l;
-    a->tail = l;
-    pthread_cond_signal(&a->wake);
+    queue_add(a, &a->head, &a->tail, l);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -280,6 +309,64 @@ write_batch(struct srv_async *a, struct live *batch)
     }
 }
 
+static int launch(struct srv_async *a, struct live *l, struct lf_err *err);
+
+/* Inserts the new tasks of batch in one transaction, then starts each and
+ * answers its suspended POST: 200 {"task_id"}, or the store's error. */
+static void
+write_new(struct srv_async *a, struct live *batch)
+{
+    const struct srv_task_rec *rows[WRITER_BATCH_MAX] = { NULL };
+    struct srv_task_rec *recs = calloc(WRITER_BATCH_MAX, sizeof(*recs));
+    struct lf_err err = { 0 };
+    size_t n = 0;
+    int rc = LF_OK;
+
+    if (recs == NULL)
+        rc = lf_err_set(&err, LF_ENOMEM, "out of memory");
+    for (struct live *l = batch; rc == LF_OK && l != NULL; l = l->next) {
+        struct srv_task_rec *t = &recs[n];
+
+        snprintf(t->id, sizeof(t->id), "%s", l->id);
+        snprintf(t->endpoint_id, sizeof(t->endpoint_id), "%s", l->endpoint_id);
+        t->owner = l->owner;
+        t->request = l->request;
+        t->callback_url = l->callback_url;
+        t->callback_auth = l->callback_auth;
+        t->created_us = l->created_us;
+        rows[n++] = t;
+    }
+    if (rc == LF_OK)
+        rc = srv_store_tasks_insert(a->srv->store, rows, n, &err);
+    free(recs);
+    if (rc != LF_OK)
+        lf_log(LF_LOG_ERR, "async", "cannot store new tasks: %s", err.msg);
+    while (batch != NULL) {
+        struct live *l = batch;
+        struct srv_req *r = l->req;
+        struct lf_err e = { 0 };
+        cJSON *resp;
+
+        batch = l->next; /* before launch: a started task may be queued again */
+        l->req = NULL;
+        if (rc != LF_OK) {
+            backlog_give(a, l->len);
+            live_free(l);
+            srv_resp_err(r, &err);
+        } else {
+            resp = cJSON_CreateObject();
+            cJSON_AddStringToObject(resp, "task_id", l->id);
+            if (launch(a, l, &e) == LF_OK) {
+                srv_resp_json(r, 200, resp);
+            } else {
+                cJSON_Delete(resp);
+                srv_resp_err(r, &e);
+            }
+        }
+        srv_req_resume(r);
+    }
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -291,11 +378,11 @@ writer_main(void *arg)
     int64_t next_purge_us = lf_now_us() + purge_every_us;
 
     for (;;) {
-        struct live *batch = NULL, **link = &batch;
+        struct live *fresh, *ended;
         bool stop;
 
         pthread_mutex_lock(&a->lock);
-        while (a->head == NULL && !a->stopping) {
+        while (a->head == NULL && a->new_head == NULL && !a->stopping) {
             struct timespec ts;
 
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -303,18 +390,14 @@ writer_main(void *arg)
             if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) != 0)
                 break;
         }
-        for (int i = 0; i < WRITER_BATCH_MAX && a->head != NULL; i++) {
-            *link = a->head;
-            a->head = a->head->next;
-            link = &(*link)->next;
-            *link = NULL;
-        }
-        if (a->head == NULL)
-            a->tail = NULL;
-        stop = a->stopping && a->head == NULL;
+        fresh = queue_take(&a->new_head, &a->new_tail);
+        ended = queue_take(&a->head, &a->tail);
+        stop = a->stopping && a->head == NULL && a->new_head == NULL;
         pthread_mutex_unlock(&a->lock);
-        if (batch != NULL)
-            write_batch(a, batch);
+        if (fresh != NULL)
+            write_new(a, fresh);
+        if (ended != NULL)
+            write_batch(a, ended);
         if (lf_now_us() >= next_purge_us) {
             struct lf_err err = { 0 };
             int deleted = 0;
@@ -475,13 +558,11 @@ callback_target(const cJSON *ep, const cJSON *req, char **url, char **auth)
 void
 srv_h_async_create(struct srv_req *r)
 {
+    struct srv_async *a = r->srv->async;
     const char *id = srv_req_query(r, "model_endpoint_id");
     struct srv_ep_rec rec = { .doc = NULL };
-    struct srv_task_rec row;
-    struct lf_err err = { 0 };
     struct live *l;
     const char *type;
-    cJSON *resp;
 
     if (!srv_predict_target(r, id, &rec))
         return;
@@ -496,7 +577,7 @@ srv_h_async_create(struct srv_req *r)
         srv_ep_rec_release(&rec);
         return;
     }
-    if (!backlog_take(r->srv->async, r->body.len, false)) {
+    if (!backlog_take(a, r->body.len, false)) {
         lf_log(LF_LOG_WARN, "async", "endpoint=%s task refused: unfinished async tasks hold "
                "more than %llu request bytes", id,
                (unsigned long long)r->srv->cfg.async_backlog_max_bytes);
@@ -506,7 +587,7 @@ srv_h_async_create(struct srv_req *r)
         return;
     }
     if ((l = calloc(1, sizeof(*l))) == NULL) {
-        backlog_give(r->srv->async, r->body.len);
+        backlog_give(a, r->body.len);
         srv_resp_detail(r, 500, "out of memory");
         srv_ep_rec_release(&rec);
         return;
@@ -519,29 +600,19 @@ srv_h_async_create(struct srv_req *r)
     l->created_us = lf_now_us();
     callback_target(rec.doc, r->json, &l->callback_url, &l->callback_auth);
     srv_ep_rec_release(&rec);
-    memset(&row, 0, sizeof(row));
-    snprintf(row.id, sizeof(row.id), "%s", l->id);
-    snprintf(row.endpoint_id, sizeof(row.endpoint_id), "%s", id);
-    row.owner = l->owner;
-    row.request = l->request;
-    row.callback_url = l->callback_url;
-    row.callback_auth = l->callback_auth;
-    row.created_us = l->created_us;
-    if (l->owner == NULL || l->request == NULL ||
-        srv_store_task_insert(r->srv->store, &row, &err) != LF_OK) {
-        backlog_give(r->srv->async, r->body.len);
+    if (l->owner == NULL || l->request == NULL) {
+        backlog_give(a, r->body.len);
         live_free(l);
-        srv_resp_err(r, &err);
+        srv_resp_detail(r, 500, "out of memory");
         return;
     }
-    resp = cJSON_CreateObject();
-    cJSON_AddStringToObject(resp, "task_id", l->id);
-    if (launch(r->srv->async, l, &err) != LF_OK) {
-        cJSON_Delete(resp);
-        srv_resp_err(r, &err);
-        return;
-    }
-    srv_resp_json(r, 200, resp);
+    /* The writer stores it with the others queued meanwhile, then answers. */
+    l->async = a;
+    l->req = r;
+    srv_req_suspend(r);
+    pthread_mutex_lock(&a->lock);
+    queue_add(a, &a->new_head, &a->new_tail, l);
+    pthread_mutex_unlock(&a->lock);
 }
 
 /* {"task_id","status","result","traceback","status_code"}. */

@@ -142,9 +142,11 @@ struct srv_task_rec {
 /* Frees what t owns. */
 void srv_task_rec_release(struct srv_task_rec *t);
 
-/* Stores a new PENDING task (committed on return). Errors: LF_EIO. */
-int srv_store_task_insert(struct srv_store *st, const struct srv_task_rec *t,
-                          struct lf_err *err);
+/* Stores n new PENDING tasks in one transaction, committed on return: all
+ * of them, or none on error (a group commit: one sync for the lot). The rows
+ * are borrowed. Errors: LF_EIO, LF_EEXIST (an id already stored). */
+int srv_store_tasks_insert(struct srv_store *st, const struct srv_task_rec *const *rows, size_t n,
+                           struct lf_err *err);
 
 /* Loads task id. Errors: LF_ENOENT, LF_EIO. */
 int srv_store_task_get(struct srv_store *st, const char *id, struct srv_task_rec *out,

@@ -50,16 +50,20 @@ task_row(struct srv_task_rec *t, const char *id, const char *owner, int64_t crea
 START_TEST(test_task_lifecycle)
 {
     struct tfix f;
-    struct srv_task_rec t, got, *pending = NULL;
+    struct srv_task_rec t1, t2, t3, got, *pending = NULL;
+    const struct srv_task_rec *rows[] = { &t1, &t2 }, *clash[] = { &t3, &t1 };
     size_t n = 0;
     int deleted = -1;
     struct srv_task_end end = { "t1", "SUCCESS", "{\"result\":\"15\"}", NULL, 1, NULL, NULL, NULL };
 
     tfix_open(&f);
-    task_row(&t, "t1", "k1", 10);
-    ck_assert_int_eq(srv_store_task_insert(f.st, &t, &f.err), LF_OK);
-    task_row(&t, "t2", "k1", 5);
-    ck_assert_int_eq(srv_store_task_insert(f.st, &t, &f.err), LF_OK);
+    task_row(&t1, "t1", "k1", 10);
+    task_row(&t2, "t2", "k1", 5);
+    ck_assert_int_eq(srv_store_tasks_insert(f.st, rows, 2, &f.err), LF_OK);
+    /* A batch with an id already stored stores none of its rows. */
+    task_row(&t3, "t3", "k1", 20);
+    ck_assert_int_eq(srv_store_tasks_insert(f.st, clash, 2, &f.err), LF_EEXIST);
+    ck_assert_int_eq(srv_store_task_get(f.st, "t3", &got, &f.err), LF_ENOENT);
     ck_assert_int_eq(srv_store_task_get(f.st, "t1", &got, &f.err), LF_OK);
     ck_assert_str_eq(got.state, "PENDING");
     ck_assert_str_eq(got.owner, "k1");
@@ -108,8 +112,10 @@ START_TEST(test_callbacks_queue)
 
     tfix_open(&f);
     for (int i = 0; i < 3; i++) {
+        const struct srv_task_rec *row = &t;
+
         task_row(&t, ends[i].id, "k", 1);
-        ck_assert_int_eq(srv_store_task_insert(f.st, &t, &f.err), LF_OK);
+        ck_assert_int_eq(srv_store_tasks_insert(f.st, &row, 1, &f.err), LF_OK);
     }
     ck_assert_int_eq(srv_store_tasks_end(f.st, ends, 3, 100, &f.err), LF_OK);
     /* Oldest first; a claimed delivery is not handed out twice. */
