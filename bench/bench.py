@@ -168,20 +168,20 @@ class Liftoff:
             raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:300]}")
         return r.json()
 
-    def endpoint(self, model, name, min_workers, max_workers):
+    def endpoint(self, model, name, min_workers, max_workers, endpoint_type="sync"):
         self.api("POST", "/v1/model-bundles", {
             "name": name, "location": model, "requirements": [],
             "env_params": {"framework_type": "pytorch", "pytorch_image_tag": "x"},
             "packaging_type": "cloudpickle", "metadata": {}})
         bid = self.api("GET", f"/v1/model-bundles/latest?model_name={name}")["id"]
         self.api("POST", "/v1/model-endpoints", {
-            "endpoint_type": "sync", "metadata": {}, "memory": "1Gi", "cpus": 1,
+            "endpoint_type": endpoint_type, "metadata": {}, "memory": "1Gi", "cpus": 1,
             "max_workers": max_workers, "min_workers": min_workers, "per_worker": 1,
             "gpus": 0, "name": name, "model_bundle_id": bid})
         ep = self.wait(name, lambda e: True)
         self.name = name
         self.eid = ep["id"]
-        self.url = f"{self.base}/v1/sync-tasks?model_endpoint_id={self.eid}"
+        self.url = f"{self.base}/v1/{endpoint_type}-tasks?model_endpoint_id={self.eid}"
         return ep
 
     def get(self, name=None):
@@ -530,6 +530,42 @@ def worker_memory(args, tmp, model):
         stop(lo.proc)
 
 
+def async_submit(args, tmp, model):
+    """liftoff alone: POST /v1/async-tasks at several connection counts. Each
+    answer comes once the task's row is committed (one sync per group of
+    tasks), while the endpoint's 2 workers run the tasks."""
+    lo = Liftoff(args.bin_copy, tmp, "async")
+    try:
+        lo.endpoint(model, "async", 2, 2, endpoint_type="async")
+        lo.wait("async", lambda e: e["deployment_state"]["available_workers"] == 2)
+        problems = []
+        tid = lo.api("POST", f"/v1/async-tasks?model_endpoint_id={lo.eid}", BODY)["task_id"]
+        t0 = time.time()
+        while (task := lo.api("GET", f"/v1/async-tasks/{tid}"))["status"] in ("PENDING",
+                                                                               "STARTED"):
+            if time.time() - t0 > 30:
+                break
+            time.sleep(0.01)
+        if task["status"] != "SUCCESS" or task["result"] != {"result": "15"}:
+            problems.append(task)
+        rows = []
+        for c in args.async_conns:
+            runs = [parse_wrk(wrk(lo.url, min(args.threads, c), c, args.duration, AUTH))
+                    for _ in range(args.reps)]
+            row = {"conns": c, "runs": runs,
+                   "rps_min": min(r["rps"] for r in runs), "rps_max": max(r["rps"] for r in runs),
+                   "non2xx": sum(r["non2xx"] for r in runs),
+                   "socket_errors": sum(r["socket_errors"] for r in runs)}
+            for k in ("rps", "p50_ms", "p99_ms"):
+                row[k] = statistics.median(r[k] for r in runs)
+            log(f"async submit c={c}: {row['rps']:.0f} req/s p50 {row['p50_ms']:.2f} ms "
+                f"p99 {row['p99_ms']:.2f} ms, non2xx {row['non2xx']}")
+            rows.append(row)
+        return {"rows": rows, "problems": problems}
+    finally:
+        stop(lo.proc)
+
+
 # --------------------------------------------------------------------------
 # report
 
@@ -556,9 +592,13 @@ def main():
                          "--http-threads 1 (default: all four)")
     ap.add_argument("--reps", type=int, default=3,
                     help="measured runs per server and connection count (median reported)")
+    ap.add_argument("--async-conns", default="1,8,32",
+                    help="wrk connection counts for liftoff's async task submission "
+                         "('' skips it)")
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
     args.conns = [int(c) for c in args.conns.split(",")]
+    args.async_conns = [int(c) for c in args.async_conns.split(",") if c.strip()]
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.time()
 
@@ -569,7 +609,7 @@ def main():
     git = sh(f"git -C {ROOT} rev-parse --short HEAD")
     dirty = sh(f"git -C {ROOT} status --porcelain --untracked-files=no")
     args.git = git + (" (with uncommitted changes)" if dirty else "")
-    args.rerun = "`meson compile -C build && bench/run.sh` (about 4 minutes; it installs " \
+    args.rerun = "`meson compile -C build && bench/run.sh` (about 5 minutes; it installs " \
                  "the Debian packages it needs with apt-get)"
     if os.path.abspath(args.bin) != os.path.join(ROOT, "build", "liftoff"):
         args.rerun += f"; this run used `--bin {args.bin}`, a copy of build/liftoff"
@@ -584,21 +624,24 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    tp, cold, cold_nz, mem = [], None, None, None
+    tp, cold, cold_nz, mem, asy = [], None, None, None, None
     try:
         tp = throughput(args, tmp, model)
         cold = cold_start(args, tmp, model, True, args.cold_tries)
         if args.nozygote_tries:
             cold_nz = cold_start(args, tmp, model, False, args.nozygote_tries)
         mem = worker_memory(args, tmp, model)
+        if args.async_conns:
+            asy = async_submit(args, tmp, model)
     finally:
         stop_all()
 
-    md = report(args, m, tp, cold, cold_nz, mem, started)
+    md = report(args, m, tp, cold, cold_nz, mem, asy, started)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": m, "throughput": tp, "cold": cold,
-                       "cold_nozygote": cold_nz, "memory": mem}, f, indent=1)
+                       "cold_nozygote": cold_nz, "memory": mem, "async": asy}, f,
+                      indent=1)
     if args.out == "-":
         print(md)
     else:

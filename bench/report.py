@@ -50,7 +50,7 @@ def ratio(a, b):
     return None if not a or not b else a / b
 
 
-def report(args, m, tp, cold, cold_nz, mem, started):
+def report(args, m, tp, cold, cold_nz, mem, asy, started):
     L = []
     w = L.append
     vers = m["versions"]
@@ -197,6 +197,27 @@ def report(args, m, tp, cold, cold_nz, mem, started):
           f"RSS {z['rss_kib']} KiB; the server process: private "
           f"{mem['server']['private_kib']} KiB, RSS {mem['server']['rss_kib']} KiB")
     w("")
+
+    if asy:
+        w("## liftoff async task submission\n")
+        w("`POST /v1/async-tasks` with the same body to an async endpoint with 2 workers, "
+          f"`wrk -tT -cC -d{args.duration}s` (T = min({args.threads}, C)), {args.reps} runs per "
+          "row, median. Each answer (the task id) is sent once the task's row is committed "
+          "to SQLite with a sync, so this measures how many tasks the server accepts durably "
+          "per second while its workers run them. New tasks that arrive while a commit is "
+          "under way are committed together in the next one.\n")
+        w("| connections | req/s | req/s range | p50 ms | p99 ms | errors |")
+        w("|---:|---:|---:|---:|---:|---|")
+        for r in asy["rows"]:
+            errs = [f"{r[k]} {k.replace('_', ' ')}" for k in ("non2xx", "socket_errors")
+                    if r[k]]
+            w(f"| {r['conns']} | {fmt(r['rps'])} | {fmt(r['rps_min'])}–{fmt(r['rps_max'])} | "
+              f"{fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {', '.join(errs) or 'none'} |")
+        w("")
+        if asy["problems"]:
+            w(f"A task sent before the runs did not end as expected: {asy['problems'][0]}\n")
+        else:
+            w("A task sent before the runs ended `SUCCESS` with `{\"result\": \"15\"}`.\n")
 
     # targets
     lo32, uw32 = by.get(("liftoff", 32)), by.get(("uWSGI", 32))

@@ -2,7 +2,7 @@
 # liftoff benchmark: liftoff vs uWSGI and uvicorn/FastAPI serving the same
 # cloudpickled model, plus liftoff's cold start and memory per worker.
 # Writes docs/benchmarks.md. Run by hand on a quiet machine (never by CI);
-# it takes about 4 minutes.
+# it takes about 5 minutes.
 #
 #   bench/run.sh [--bin PATH] [--out FILE|-] [--duration S] [--threads N] ...
 #
