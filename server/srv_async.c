@@ -27,6 +27,7 @@
 
 #define WRITER_BATCH_MAX 512
 #define WRITER_WAKE_MS 1000
+#define ENDED_WAIT_MS 5         /* how long ended tasks wait to share a commit */
 #define PURGE_EVERY_US (10 * 1000000LL)
 #define TAG_TEXT_BYTES (RT_TAG_BYTES + 1)
 
@@ -280,79 +281,25 @@ submit(struct live *l)
 
 /* ---- the writer thread ---- */
 
-static void
-write_batch(struct srv_async *a, struct live *batch)
-{
-    struct srv_task_end ends[WRITER_BATCH_MAX];
-    struct lf_err err = { 0 };
-    size_t n = 0;
-
-    for (struct live *l = batch; l != NULL; l = l->next) {
-        ends[n] = (struct srv_task_end){
-            l->id, l->success ? "SUCCESS" : "FAILURE", l->result, l->traceback, l->attempts,
-            l->callback_url, l->callback_auth, l->callback_body,
-        };
-        n++;
-    }
-    if (srv_store_tasks_end(a->srv->store, ends, n, lf_now_us(), &err) != LF_OK)
-        lf_log(LF_LOG_ERR, "async", "cannot store %zu ended tasks: %s (they run again after a "
-               "restart)", n, err.msg);
-    else if (a->srv->callbacks != NULL)
-        srv_callbacks_kick(a->srv->callbacks);
-    while (batch != NULL) {
-        struct live *next = batch->next;
-
-        if (batch->batch_id[0] != '\0' && a->srv->batch != NULL)
-            srv_batch_note(a->srv->batch, batch->batch_id);
-        forget(a, batch);
-        batch = next;
-    }
-}
-
 static int launch(struct srv_async *a, struct live *l, struct lf_err *err);
 
-/* Inserts the new tasks of batch in one transaction, then starts each and
- * answers its suspended POST: 200 {"task_id"}, or the store's error. */
+/* After the write: starts each new task and answers its suspended POST
+ * (200 {"task_id"}), or answers the store's error. */
 static void
-write_new(struct srv_async *a, struct live *batch)
+finish_new(struct srv_async *a, struct live *fresh, int rc, const struct lf_err *err)
 {
-    const struct srv_task_rec *rows[WRITER_BATCH_MAX] = { NULL };
-    struct srv_task_rec *recs = calloc(WRITER_BATCH_MAX, sizeof(*recs));
-    struct lf_err err = { 0 };
-    size_t n = 0;
-    int rc = LF_OK;
-
-    if (recs == NULL)
-        rc = lf_err_set(&err, LF_ENOMEM, "out of memory");
-    for (struct live *l = batch; rc == LF_OK && l != NULL; l = l->next) {
-        struct srv_task_rec *t = &recs[n];
-
-        snprintf(t->id, sizeof(t->id), "%s", l->id);
-        snprintf(t->endpoint_id, sizeof(t->endpoint_id), "%s", l->endpoint_id);
-        t->owner = l->owner;
-        t->request = l->request;
-        t->callback_url = l->callback_url;
-        t->callback_auth = l->callback_auth;
-        t->created_us = l->created_us;
-        rows[n++] = t;
-    }
-    if (rc == LF_OK)
-        rc = srv_store_tasks_insert(a->srv->store, rows, n, &err);
-    free(recs);
-    if (rc != LF_OK)
-        lf_log(LF_LOG_ERR, "async", "cannot store new tasks: %s", err.msg);
-    while (batch != NULL) {
-        struct live *l = batch;
+    while (fresh != NULL) {
+        struct live *l = fresh;
         struct srv_req *r = l->req;
         struct lf_err e = { 0 };
         cJSON *resp;
 
-        batch = l->next; /* before launch: a started task may be queued again */
+        fresh = l->next; /* before launch: a started task may be queued again */
         l->req = NULL;
         if (rc != LF_OK) {
             backlog_give(a, l->len);
             live_free(l);
-            srv_resp_err(r, &err);
+            srv_resp_err(r, err);
         } else {
             resp = cJSON_CreateObject();
             cJSON_AddStringToObject(resp, "task_id", l->id);
@@ -365,6 +312,82 @@ write_new(struct srv_async *a, struct live *batch)
         }
         srv_req_resume(r);
     }
+}
+
+/* After the write: the ended tasks leave memory (GET reads the store from
+ * now on); batch jobs and callbacks hear of them. */
+static void
+finish_ended(struct srv_async *a, struct live *ended, int rc)
+{
+    if (rc == LF_OK && ended != NULL && a->srv->callbacks != NULL)
+        srv_callbacks_kick(a->srv->callbacks);
+    while (ended != NULL) {
+        struct live *next = ended->next;
+
+        if (ended->batch_id[0] != '\0' && a->srv->batch != NULL)
+            srv_batch_note(a->srv->batch, ended->batch_id);
+        forget(a, ended);
+        ended = next;
+    }
+}
+
+/* One transaction for everything queued since the last one: the new tasks
+ * are inserted and the ended ones stored with their callbacks (a group
+ * commit: one sync for the lot). Each list holds at most WRITER_BATCH_MAX. */
+static void
+write_all(struct srv_async *a, struct live *fresh, struct live *ended)
+{
+    const struct srv_task_rec *rows[WRITER_BATCH_MAX] = { NULL };
+    struct srv_task_end ends[WRITER_BATCH_MAX];
+    struct srv_task_rec *recs = fresh ? calloc(WRITER_BATCH_MAX, sizeof(*recs)) : NULL;
+    struct lf_err err = { 0 };
+    size_t n_new = 0, n_end = 0;
+    int rc = LF_OK;
+
+    if (fresh != NULL && recs == NULL)
+        rc = lf_err_set(&err, LF_ENOMEM, "out of memory");
+    for (struct live *l = fresh; rc == LF_OK && l != NULL; l = l->next) {
+        struct srv_task_rec *t = &recs[n_new];
+
+        snprintf(t->id, sizeof(t->id), "%s", l->id);
+        snprintf(t->endpoint_id, sizeof(t->endpoint_id), "%s", l->endpoint_id);
+        t->owner = l->owner;
+        t->request = l->request;
+        t->callback_url = l->callback_url;
+        t->callback_auth = l->callback_auth;
+        t->created_us = l->created_us;
+        rows[n_new++] = t;
+    }
+    for (struct live *l = ended; l != NULL; l = l->next)
+        ends[n_end++] = (struct srv_task_end){
+            l->id, l->success ? "SUCCESS" : "FAILURE", l->result, l->traceback, l->attempts,
+            l->callback_url, l->callback_auth, l->callback_body,
+        };
+    if (rc == LF_OK)
+        rc = srv_store_tasks_write(a->srv->store, rows, n_new, ends, n_end, lf_now_us(),
+                                   &err);
+    free(recs);
+    if (rc != LF_OK)
+        lf_log(LF_LOG_ERR, "async", "cannot store %zu new and %zu ended tasks: %s (the new ones "
+               "are refused; the ended ones run again after a restart)", n_new, n_end, err.msg);
+    finish_new(a, fresh, rc, &err);
+    finish_ended(a, ended, rc);
+}
+
+/* The realtime clock ms from now, for pthread_cond_timedwait. */
+static struct timespec
+deadline_in_ms(int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
 }
 
 static void *
@@ -383,21 +406,27 @@ writer_main(void *arg)
 
         pthread_mutex_lock(&a->lock);
         while (a->head == NULL && a->new_head == NULL && !a->stopping) {
-            struct timespec ts;
+            struct timespec ts = deadline_in_ms(WRITER_WAKE_MS);
 
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += WRITER_WAKE_MS / 1000;
             if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) != 0)
                 break;
+        }
+        /* Ended tasks alone wait a moment for company: GET serves them from
+         * memory meanwhile, and one commit then takes them along with the
+         * new tasks whose POSTs wait for it, instead of a sync per end. */
+        if (a->new_head == NULL && a->head != NULL && !a->stopping) {
+            struct timespec ts = deadline_in_ms(ENDED_WAIT_MS);
+
+            while (a->new_head == NULL && !a->stopping &&
+                   pthread_cond_timedwait(&a->wake, &a->lock, &ts) == 0) {
+            }
         }
         fresh = queue_take(&a->new_head, &a->new_tail);
         ended = queue_take(&a->head, &a->tail);
         stop = a->stopping && a->head == NULL && a->new_head == NULL;
         pthread_mutex_unlock(&a->lock);
-        if (fresh != NULL)
-            write_new(a, fresh);
-        if (ended != NULL)
-            write_batch(a, ended);
+        if (fresh != NULL || ended != NULL)
+            write_all(a, fresh, ended);
         if (lf_now_us() >= next_purge_us) {
             struct lf_err err = { 0 };
             int deleted = 0;

@@ -142,12 +142,6 @@ struct srv_task_rec {
 /* Frees what t owns. */
 void srv_task_rec_release(struct srv_task_rec *t);
 
-/* Stores n new PENDING tasks in one transaction, committed on return: all
- * of them, or none on error (a group commit: one sync for the lot). The rows
- * are borrowed. Errors: LF_EIO, LF_EEXIST (an id already stored). */
-int srv_store_tasks_insert(struct srv_store *st, const struct srv_task_rec *const *rows, size_t n,
-                           struct lf_err *err);
-
 /* Loads task id. Errors: LF_ENOENT, LF_EIO. */
 int srv_store_task_get(struct srv_store *st, const char *id, struct srv_task_rec *out,
                        struct lf_err *err);
@@ -157,7 +151,7 @@ int srv_store_task_get(struct srv_store *st, const char *id, struct srv_task_rec
 int srv_store_tasks_pending(struct srv_store *st, struct srv_task_rec **out, size_t *n,
                             struct lf_err *err);
 
-/* How one task ended, for srv_store_tasks_end. */
+/* How one task ended, for srv_store_tasks_write. */
 struct srv_task_end {
     const char *id;
     const char *state;          /* SUCCESS or FAILURE */
@@ -169,11 +163,16 @@ struct srv_task_end {
     const char *callback_body;  /* with callback_url */
 };
 
-/* Ends n tasks in one transaction (a group commit), queueing their
- * callbacks in the same one, so an ended task's callback survives a crash.
- * Errors: LF_EIO (nothing is written). */
-int srv_store_tasks_end(struct srv_store *st, const struct srv_task_end *ends, size_t n,
-                        int64_t now_us, struct lf_err *err);
+/* In one transaction, committed on return (a group commit: one sync for
+ * the lot): stores n_new new PENDING tasks (rows; only their id, owner,
+ * endpoint_id, request, attempts, created_us and callback fields are read),
+ * and ends n_end tasks at now_us, queueing their callbacks in the same
+ * transaction so that an ended task's callback survives a crash. Either
+ * count may be 0. Everything is borrowed. Errors (nothing is written):
+ * LF_EIO, LF_EEXIST (a new id already stored). */
+int srv_store_tasks_write(struct srv_store *st, const struct srv_task_rec *const *rows,
+                          size_t n_new, const struct srv_task_end *ends, size_t n_end,
+                          int64_t now_us, struct lf_err *err);
 
 /* Deletes tasks that ended before before_us. *deleted gets the count. */
 int srv_store_tasks_purge(struct srv_store *st, int64_t before_us, int *deleted,

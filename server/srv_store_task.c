@@ -92,32 +92,6 @@ tasks_free(struct srv_task_rec *recs, size_t n)
 }
 
 int
-srv_store_tasks_insert(struct srv_store *st, const struct srv_task_rec *const *rows, size_t n,
-                       struct lf_err *err)
-{
-    int rc;
-
-    pthread_mutex_lock(&st->lock);
-    rc = srv_store_exec(st, "BEGIN IMMEDIATE", err);
-    for (size_t i = 0; rc == LF_OK && i < n; i++) {
-        const struct srv_task_rec *t = rows[i];
-
-        rc = srv_store_run(st, "INSERT INTO tasks (id, owner, endpoint_id, state, request,"
-                           " attempts, created_us, callback_url, callback_auth)"
-                           " VALUES (?,?,?,'PENDING',?,?,?,?,?)", NULL, NULL, NULL, err,
-                           "ssssiiss", t->id, t->owner, t->endpoint_id, t->request,
-                           (int64_t)t->attempts, t->created_us, t->callback_url,
-                           t->callback_auth);
-    }
-    if (rc == LF_OK)
-        rc = srv_store_exec(st, "COMMIT", err);
-    else
-        srv_store_exec(st, "ROLLBACK", NULL);
-    pthread_mutex_unlock(&st->lock);
-    return rc;
-}
-
-int
 srv_store_task_get(struct srv_store *st, const char *id, struct srv_task_rec *out,
                    struct lf_err *err)
 {
@@ -159,14 +133,25 @@ srv_store_tasks_pending(struct srv_store *st, struct srv_task_rec **out, size_t 
 }
 
 int
-srv_store_tasks_end(struct srv_store *st, const struct srv_task_end *ends, size_t n,
-                    int64_t now_us, struct lf_err *err)
+srv_store_tasks_write(struct srv_store *st, const struct srv_task_rec *const *rows, size_t n_new,
+                      const struct srv_task_end *ends, size_t n_end, int64_t now_us,
+                      struct lf_err *err)
 {
     int rc;
 
     pthread_mutex_lock(&st->lock);
     rc = srv_store_exec(st, "BEGIN IMMEDIATE", err);
-    for (size_t i = 0; rc == LF_OK && i < n; i++) {
+    for (size_t i = 0; rc == LF_OK && i < n_new; i++) {
+        const struct srv_task_rec *t = rows[i];
+
+        rc = srv_store_run(st, "INSERT INTO tasks (id, owner, endpoint_id, state, request,"
+                           " attempts, created_us, callback_url, callback_auth)"
+                           " VALUES (?,?,?,'PENDING',?,?,?,?,?)", NULL, NULL, NULL, err,
+                           "ssssiiss", t->id, t->owner, t->endpoint_id, t->request,
+                           (int64_t)t->attempts, t->created_us, t->callback_url,
+                           t->callback_auth);
+    }
+    for (size_t i = 0; rc == LF_OK && i < n_end; i++) {
         const struct srv_task_end *e = &ends[i];
 
         rc = srv_store_run(st, "UPDATE tasks SET state = ?, result = ?, traceback = ?,"

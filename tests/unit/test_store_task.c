@@ -55,15 +55,20 @@ START_TEST(test_task_lifecycle)
     size_t n = 0;
     int deleted = -1;
     struct srv_task_end end = { "t1", "SUCCESS", "{\"result\":\"15\"}", NULL, 1, NULL, NULL, NULL };
+    struct srv_task_end t2_end = { "t2", "FAILURE", NULL, "boom", 1, NULL, NULL, NULL };
 
     tfix_open(&f);
     task_row(&t1, "t1", "k1", 10);
     task_row(&t2, "t2", "k1", 5);
-    ck_assert_int_eq(srv_store_tasks_insert(f.st, rows, 2, &f.err), LF_OK);
-    /* A batch with an id already stored stores none of its rows. */
+    ck_assert_int_eq(srv_store_tasks_write(f.st, rows, 2, NULL, 0, 0, &f.err), LF_OK);
+    /* A write with an id already stored writes nothing: neither its other
+     * new rows nor its ends. */
     task_row(&t3, "t3", "k1", 20);
-    ck_assert_int_eq(srv_store_tasks_insert(f.st, clash, 2, &f.err), LF_EEXIST);
+    ck_assert_int_eq(srv_store_tasks_write(f.st, clash, 2, &t2_end, 1, 30, &f.err), LF_EEXIST);
     ck_assert_int_eq(srv_store_task_get(f.st, "t3", &got, &f.err), LF_ENOENT);
+    ck_assert_int_eq(srv_store_task_get(f.st, "t2", &got, &f.err), LF_OK);
+    ck_assert_str_eq(got.state, "PENDING");
+    srv_task_rec_release(&got);
     ck_assert_int_eq(srv_store_task_get(f.st, "t1", &got, &f.err), LF_OK);
     ck_assert_str_eq(got.state, "PENDING");
     ck_assert_str_eq(got.owner, "k1");
@@ -77,7 +82,7 @@ START_TEST(test_task_lifecycle)
     for (size_t i = 0; i < n; i++)
         srv_task_rec_release(&pending[i]);
     free(pending);
-    ck_assert_int_eq(srv_store_tasks_end(f.st, &end, 1, 1000, &f.err), LF_OK);
+    ck_assert_int_eq(srv_store_tasks_write(f.st, NULL, 0, &end, 1, 1000, &f.err), LF_OK);
     ck_assert_int_eq(srv_store_task_get(f.st, "t1", &got, &f.err), LF_OK);
     ck_assert_str_eq(got.state, "SUCCESS");
     ck_assert_str_eq(got.result, "{\"result\":\"15\"}");
@@ -115,9 +120,9 @@ START_TEST(test_callbacks_queue)
         const struct srv_task_rec *row = &t;
 
         task_row(&t, ends[i].id, "k", 1);
-        ck_assert_int_eq(srv_store_tasks_insert(f.st, &row, 1, &f.err), LF_OK);
+        ck_assert_int_eq(srv_store_tasks_write(f.st, &row, 1, NULL, 0, 0, &f.err), LF_OK);
     }
-    ck_assert_int_eq(srv_store_tasks_end(f.st, ends, 3, 100, &f.err), LF_OK);
+    ck_assert_int_eq(srv_store_tasks_write(f.st, NULL, 0, ends, 3, 100, &f.err), LF_OK);
     /* Oldest first; a claimed delivery is not handed out twice. */
     ck_assert_int_eq(srv_store_cb_claim(f.st, 100, &d, &got, &next, &f.err), LF_OK);
     ck_assert(got);
@@ -214,7 +219,7 @@ START_TEST(test_batch_lifecycle)
     ck_assert_int_eq(srv_store_batch_counts(f.st, "bat_1", &pending, &done, &f.err), LF_OK);
     ck_assert_int_eq(pending, 3);
     ck_assert_int_eq(done, 0);
-    ck_assert_int_eq(srv_store_tasks_end(f.st, &end, 1, 5, &f.err), LF_OK);
+    ck_assert_int_eq(srv_store_tasks_write(f.st, NULL, 0, &end, 1, 5, &f.err), LF_OK);
     ck_assert_int_eq(srv_store_batch_fail_pending(f.st, "bat_1", "cancelled", &f.err), LF_OK);
     ck_assert_int_eq(srv_store_batch_counts(f.st, "bat_1", &pending, &done, &f.err), LF_OK);
     ck_assert_int_eq(pending, 0);
