@@ -16,19 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cjson/cJSON.h>
 
 #include "lf_log.h"
 #include "lf_util.h"
 
-#define CRASH_WINDOW_MS 60000
-#define CRASH_LOOP_COUNT 5
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 30000
 #define STOP_GRACE_MS 10000
-#define EXIT_TEXT_BYTES 64
 
 static struct rt_endpoint *
 find_ep(struct rt *rt, const char *id)
@@ -219,7 +213,7 @@ progress(struct rt *rt, struct rt_pool *p)
     if (p->fork_mode && p->zygote == NULL && p->state != RT_POOL_DRAINING && can_start(rt, p)) {
         p->zygote = rt_proc_spawn(rt, p, RT_PROC_ZYGOTE);
         if (p->zygote == NULL)
-            p->next_start_ms = lf_mono_ms() + BACKOFF_MAX_MS;
+            p->next_start_ms = lf_mono_ms() + RT_BACKOFF_MAX_MS;
     }
     tally(rt, p, &starting, &ready, &in_flight);
     want = desired_workers(p, in_flight);
@@ -658,47 +652,14 @@ rt_pool_on_result(struct rt *rt, struct rt_proc *pr, const struct rt_frame_hdr *
         progress(rt, pr->pool);
 }
 
-static void
-exit_text(const struct rt_proc *pr, char *out, size_t cap)
-{
-    if (!pr->exited)
-        snprintf(out, cap, "worker exited");
-    else if (WIFSIGNALED(pr->status))
-        snprintf(out, cap, "worker exited: signal %d", WTERMSIG(pr->status));
-    else
-        snprintf(out, cap, "worker exited: status %d", WEXITSTATUS(pr->status));
-}
-
-static void
-count_crash(struct rt *rt, struct rt_pool *p, const char *what)
-{
-    int64_t now = lf_mono_ms();
-
-    if (now - p->crash_window_ms > CRASH_WINDOW_MS) {
-        p->crash_window_ms = now;
-        p->crashes = 0;
-    }
-    p->crashes++;
-    p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_FIRST_MS;
-    if (p->backoff_ms > BACKOFF_MAX_MS)
-        p->backoff_ms = BACKOFF_MAX_MS;
-    p->next_start_ms = now + p->backoff_ms;
-    rt_emit(rt, p, RT_PHASE_LOG, "%s; restarting in %lld ms", what, (long long)p->backoff_ms);
-    if (p->crashes >= CRASH_LOOP_COUNT && !p->crash_loop) {
-        p->crash_loop = true;
-        rt_emit(rt, p, RT_PHASE_FAILED, "crash loop: %d unexpected exits within %d s",
-                p->crashes, CRASH_WINDOW_MS / 1000);
-    }
-}
-
 void
 rt_pool_on_exit(struct rt *rt, struct rt_proc *pr)
 {
     struct rt_pool *p = pr->pool;
-    char what[EXIT_TEXT_BYTES];
+    char what[RT_EXIT_TEXT_BYTES];
     struct rt_call *c;
 
-    exit_text(pr, what, sizeof(what));
+    rt_exit_text(pr, what, sizeof(what));
     while ((c = pr->calls) != NULL) {
         pr->calls = c->next;
         if (!c->answered)
@@ -713,11 +674,11 @@ rt_pool_on_exit(struct rt *rt, struct rt_proc *pr)
     if (pr->load_error != NULL && p->state == RT_POOL_LOADING) {
         fail_pool(rt, p, pr->load_error);
     } else if (!pr->stop_requested && p->state != RT_POOL_FAILED) {
-        char line[EXIT_TEXT_BYTES + 64];
+        char line[RT_EXIT_TEXT_BYTES + 64];
 
         snprintf(line, sizeof(line), "%s pid %d %s", pr->kind == RT_PROC_ZYGOTE ? "zygote"
                  : "worker", (int)pr->pid, what + strlen("worker "));
-        count_crash(rt, p, line);
+        rt_pool_count_crash(rt, p, line);
     }
     progress(rt, p);
 }

@@ -166,4 +166,14 @@ void rt_pool_on_result(struct rt *rt, struct rt_proc *pr, const struct rt_frame_
 void rt_pool_on_forked(struct rt *rt, struct rt_proc *pr, const char *payload);
 void rt_pool_on_exit(struct rt *rt, struct rt_proc *pr);
 
+/* ---- rt_crash.c ---- */
+#define RT_BACKOFF_MAX_MS 30000   /* the longest pause before a restart */
+#define RT_EXIT_TEXT_BYTES 64     /* room for rt_exit_text */
+/* Writes how pr ended ("worker exited: signal 9", ...) into out. */
+void rt_exit_text(const struct rt_proc *pr, char *out, size_t cap);
+/* Counts an unexpected exit of one of p's processes (what says which):
+ * sets the restart backoff (doubling up to RT_BACKOFF_MAX_MS), logs it, and
+ * on the fifth within a minute reports a crash loop (UPDATE_FAILED). */
+void rt_pool_count_crash(struct rt *rt, struct rt_pool *p, const char *what);
+
 #endif
