@@ -44,6 +44,9 @@ rt_emit(struct rt *rt, const struct rt_pool *p, enum rt_phase phase, const char 
     n = strlen(line);
     line[n] = '\n';
     line[n + 1] = '\0';
+    /* The counts first, so that a client that reads READY sees the workers. */
+    if (phase == RT_PHASE_READY)
+        rt_counts_update(rt, p->ep);
     ev.endpoint_id = p->spec.endpoint_id;
     ev.generation = p->spec.generation;
     ev.phase = phase;

@@ -230,14 +230,11 @@ progress(struct rt *rt, struct rt_pool *p)
     if (p->state == RT_POOL_LOADING && p->mode_known && ready >= p->spec.min_workers &&
         (p->fork_mode ? p->zygote && p->zygote->state == RT_PROC_READY : p->zygote == NULL)) {
         p->state = RT_POOL_READY;
-        /* The counts first: a client that reads READY sees the workers too. */
-        rt_counts_update(rt, p->ep);
         rt_emit(rt, p, RT_PHASE_READY, "endpoint is ready: %d workers, %s", ready,
                 p->fork_mode ? "forked from a zygote" : "started fresh");
         retire_older(rt, p);
     } else if (p->resizing && p->state == RT_POOL_READY && ready >= p->spec.min_workers) {
         p->resizing = false;
-        rt_counts_update(rt, p->ep);
         rt_emit(rt, p, RT_PHASE_READY, "endpoint is ready: %d workers, resized in place", ready);
     }
     dispatch(rt, p);
@@ -601,10 +598,8 @@ rt_pool_on_ready(struct rt *rt, struct rt_proc *pr, const char *payload)
         }
     } else if (p->crash_loop) {
         p->crash_loop = false;
-        if (p->state == RT_POOL_READY) {
-            rt_counts_update(rt, p->ep);
+        if (p->state == RT_POOL_READY)
             rt_emit(rt, p, RT_PHASE_READY, "a worker is serving again after the crash loop");
-        }
     }
     progress(rt, p);
 }

@@ -125,6 +125,8 @@ struct rt {
 };
 
 /* ---- rt_loop.c ---- */
+/* Sends the server an event of p's generation with a formatted log line;
+ * before a READY event it publishes the endpoint's worker counts. */
 void rt_emit(struct rt *rt, const struct rt_pool *p, enum rt_phase phase, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Answers c once with outcome and body (len 0: strlen). */

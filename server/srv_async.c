@@ -339,12 +339,14 @@ write_all(struct srv_async *a, struct live *fresh, struct live *ended)
 {
     const struct srv_task_rec *rows[WRITER_BATCH_MAX] = { NULL };
     struct srv_task_end ends[WRITER_BATCH_MAX];
-    struct srv_task_rec *recs = fresh ? calloc(WRITER_BATCH_MAX, sizeof(*recs)) : NULL;
+    struct srv_task_rec *recs = NULL;
     struct lf_err err = { 0 };
-    size_t n_new = 0, n_end = 0;
+    size_t n_fresh = 0, n_new = 0, n_end = 0;
     int rc = LF_OK;
 
-    if (fresh != NULL && recs == NULL)
+    for (struct live *l = fresh; l != NULL; l = l->next)
+        n_fresh++;
+    if (n_fresh > 0 && (recs = calloc(n_fresh, sizeof(*recs))) == NULL)
         rc = lf_err_set(&err, LF_ENOMEM, "out of memory");
     for (struct live *l = fresh; rc == LF_OK && l != NULL; l = l->next) {
         struct srv_task_rec *t = &recs[n_new];
@@ -636,7 +638,6 @@ srv_h_async_create(struct srv_req *r)
         return;
     }
     /* The writer stores it with the others queued meanwhile, then answers. */
-    l->async = a;
     l->req = r;
     srv_req_suspend(r);
     pthread_mutex_lock(&a->lock);

@@ -26,12 +26,27 @@ phase_status(enum rt_phase phase)
     return "DELETE_IN_PROGRESS";
 }
 
+/* Sets endpoint id's status at generation (NULL: unchanged) and appends
+ * text (NULL: nothing) to its creation log, stamped with the time. Errors:
+ * as srv_store_ep_set_status (LF_ENOENT for a replaced generation). */
+static int
+set_status(struct srv *s, const char *id, int64_t generation, const char *status,
+           const char *text, struct lf_err *err)
+{
+    char line[DEPLOY_LOG_LINE_BYTES], when[LF_TIME_ISO_BYTES];
+
+    if (text != NULL) {
+        lf_time_iso8601(lf_now_us(), when);
+        snprintf(line, sizeof(line), "%s %s", when, text);
+    }
+    return srv_store_ep_set_status(s->store, id, generation, status, text ? line : NULL, err);
+}
+
 void
 srv_deploy_on_event(void *ctx, const struct rt_event *ev)
 {
     struct srv *s = ctx;
     struct lf_err err = { 0 };
-    char line[DEPLOY_LOG_LINE_BYTES], when[LF_TIME_ISO_BYTES];
 
     if (strncmp(ev->endpoint_id, "bat_", 4) == 0) {
         srv_batch_on_event(s->batch, ev);
@@ -45,13 +60,8 @@ srv_deploy_on_event(void *ctx, const struct rt_event *ev)
             lf_log(LF_LOG_INFO, "deploy", "endpoint=%s removed", ev->endpoint_id);
         return;
     }
-    line[0] = '\0';
-    if (ev->log_line != NULL) {
-        lf_time_iso8601(lf_now_us(), when);
-        snprintf(line, sizeof(line), "%s %s", when, ev->log_line);
-    }
-    if (srv_store_ep_set_status(s->store, ev->endpoint_id, ev->generation,
-                                phase_status(ev->phase), line[0] ? line : NULL, &err) != LF_OK) {
+    if (set_status(s, ev->endpoint_id, ev->generation, phase_status(ev->phase), ev->log_line,
+                   &err) != LF_OK) {
         lf_log(LF_LOG_DEBUG, "deploy", "endpoint=%s generation=%lld stale event: %s",
                ev->endpoint_id, (long long)ev->generation, err.msg);
         return;
@@ -138,14 +148,9 @@ srv_deploy_recover(struct srv *s, struct lf_err *err)
         } else {
             /* A failed build is retried; say so before the API opens, so no
              * client reads the old failure while the retry is under way. */
-            if (strcmp(recs[i].status, "UPDATE_FAILED") == 0) {
-                char line[DEPLOY_LOG_LINE_BYTES], when[LF_TIME_ISO_BYTES];
-
-                lf_time_iso8601(lf_now_us(), when);
-                snprintf(line, sizeof(line), "%s server restarted: retrying the build\n", when);
-                srv_store_ep_set_status(s->store, recs[i].id, recs[i].generation,
-                                        "UPDATE_PENDING", line, NULL);
-            }
+            if (strcmp(recs[i].status, "UPDATE_FAILED") == 0)
+                set_status(s, recs[i].id, recs[i].generation, "UPDATE_PENDING",
+                           "server restarted: retrying the build\n", NULL);
             rc = srv_deploy_apply(s, &recs[i], &e);
         }
         if (rc != LF_OK) {

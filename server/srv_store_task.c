@@ -198,20 +198,12 @@ srv_cb_rec_release(struct srv_cb_rec *c)
     c->task_id = c->url = c->auth = c->body = NULL;
 }
 
-struct cb_list {
-    struct srv_cb_rec *recs;
-    size_t n, cap;
-};
-
+/* Fills the srv_cb_rec at ctx from the one row a claim returns. */
 static int
-row_cb_append(sqlite3_stmt *s, void *ctx, struct lf_err *err)
+row_cb(sqlite3_stmt *s, void *ctx, struct lf_err *err)
 {
-    struct cb_list *l = ctx;
-    struct srv_cb_rec *c;
+    struct srv_cb_rec *c = ctx;
 
-    if (l->n == l->cap)
-        return LF_OK; /* the caller asked for at most cap */
-    c = &l->recs[l->n];
     c->id = sqlite3_column_int64(s, 0);
     c->task_id = dup_col(s, 1);
     c->url = dup_col(s, 2);
@@ -222,7 +214,6 @@ row_cb_append(sqlite3_stmt *s, void *ctx, struct lf_err *err)
         srv_cb_rec_release(c);
         return lf_err_set(err, LF_ENOMEM, "out of memory");
     }
-    l->n++;
     return LF_OK;
 }
 
@@ -230,8 +221,7 @@ int
 srv_store_cb_claim(struct srv_store *st, int64_t now_us, struct srv_cb_rec *out, bool *got,
                    int64_t *next_us, struct lf_err *err)
 {
-    struct cb_list l = { out, 0, 1 };
-    int rc;
+    int claimed = 0, rc;
 
     memset(out, 0, sizeof(*out));
     *got = false;
@@ -239,8 +229,8 @@ srv_store_cb_claim(struct srv_store *st, int64_t now_us, struct srv_cb_rec *out,
     pthread_mutex_lock(&st->lock);
     rc = srv_store_run(st, "UPDATE callbacks SET next_us = ? WHERE id = (SELECT id FROM callbacks"
                        " WHERE next_us <= ? ORDER BY next_us, id LIMIT 1)"
-                       " RETURNING id, task_id, url, auth, body, attempts", row_cb_append, &l,
-                       NULL, err, "ii", SRV_CB_CLAIMED_US, now_us);
+                       " RETURNING id, task_id, url, auth, body, attempts", row_cb, out,
+                       &claimed, err, "ii", SRV_CB_CLAIMED_US, now_us);
     if (rc == LF_OK)
         rc = srv_store_run(st, "SELECT coalesce(min(next_us), 0) FROM callbacks"
                            " WHERE next_us > ? AND next_us < ?", srv_store_row_int, next_us,
@@ -250,7 +240,7 @@ srv_store_cb_claim(struct srv_store *st, int64_t now_us, struct srv_cb_rec *out,
         srv_cb_rec_release(out);
         return rc;
     }
-    *got = l.n == 1;
+    *got = claimed == 1;
     return LF_OK;
 }
 
